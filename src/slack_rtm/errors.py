@@ -1,0 +1,206 @@
+"""Every exception slack-rtm raises, under one root.
+
+The tree, split by where the error comes from::
+
+    SlackRtmError                      root: catch this to catch everything below
+    ├── ApiError                       rtm.connect failed (status_code, headers, body)
+    │   ├── RtmConnectErrorSchemaError Slack answered ok:false (HTTP 200 included); .result, .error
+    │   │   └── RateLimitedError       HTTP 429 / "ratelimited"; .retry_after seconds
+    │   └── ResponseValidationError    a 2xx body that is not the documented schema
+    ├── TransportError                 network failure talking to Slack (HTTP or WebSocket)
+    │   └── TransportTimeoutError      ... because a deadline passed
+    ├── SessionError                   the real-time session
+    │   ├── SendError                  Slack refused a frame we sent (.code, .msg from the reply)
+    │   ├── SendOutcomeUnknownError    the link died before the reply: the frame may or may not
+    │   │                              have been delivered
+    │   ├── FrameTooLargeError         refused locally: over 16 KB or text over 4,000 characters
+    │   ├── ConnectionClosedError      the session ended (closed by us, or a fatal error) before
+    │   │                              the operation could complete
+    │   └── ProtocolError              the server sent something the protocol does not allow
+    └── StateError                     a call made in a state that does not allow it (misuse)
+
+Arguments are checked before any I/O and raise the built-in ``TypeError`` / ``ValueError``
+naming the argument. No message, repr or log line ever contains a token or a WebSocket URL
+(the URL from rtm.connect is itself a credential): see :mod:`slack_rtm.redact`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "ConnectionClosedError",
+    "FrameTooLargeError",
+    "ProtocolError",
+    "RateLimitedError",
+    "ResponseValidationError",
+    "RtmConnectErrorSchemaError",
+    "SendError",
+    "SendOutcomeUnknownError",
+    "SessionError",
+    "SlackRtmError",
+    "StateError",
+    "TransportError",
+    "TransportTimeoutError",
+]
+
+
+class SlackRtmError(Exception):
+    """Root of every exception raised by slack-rtm."""
+
+
+class ApiError(SlackRtmError):
+    """The ``rtm.connect`` Web API call did not succeed.
+
+    Attributes:
+        status_code: the HTTP status of the response.
+        headers: the response headers (a case-insensitive mapping).
+        body: the raw response text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: str,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r}, status_code={self.status_code})"
+
+
+class RtmConnectErrorSchemaError(ApiError):
+    """Slack answered ``{"ok": false, "error": CODE}`` (usually with HTTP 200).
+
+    Attributes:
+        result: the typed error body (``RtmConnectErrorSchema``).
+        error: the Slack error code, e.g. ``"invalid_auth"``; unknown codes are kept as given.
+        fatal: True when retrying can never help (bad or revoked token, wrong token type, ...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: str,
+        result: Any,
+        error: str,
+        fatal: bool,
+    ) -> None:
+        super().__init__(message, status_code=status_code, headers=headers, body=body)
+        self.result = result
+        self.error = error
+        self.fatal = fatal
+
+    @property
+    def transient(self) -> bool:
+        """True when the same call may succeed later (the opposite of :attr:`fatal`)."""
+        return not self.fatal
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(error={self.error!r}, status_code={self.status_code}, "
+            f"fatal={self.fatal})"
+        )
+
+
+class RateLimitedError(RtmConnectErrorSchemaError):
+    """Slack rate-limited the call (HTTP 429, ``"ratelimited"``).
+
+    Attributes:
+        retry_after: seconds to wait before the next call, from ``Retry-After`` (None if absent).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: str,
+        result: Any,
+        retry_after: float | None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            headers=headers,
+            body=body,
+            result=result,
+            error="ratelimited",
+            fatal=False,
+        )
+        self.retry_after = retry_after
+
+
+class ResponseValidationError(ApiError):
+    """A successful-looking response whose body is not the documented schema.
+
+    For example an HTML page from a proxy, invalid JSON, or a success missing ``url``.
+    """
+
+
+class TransportError(SlackRtmError):
+    """The network failed: connection refused or reset, DNS, TLS, proxy. Chained with ``from``."""
+
+
+class TransportTimeoutError(TransportError):
+    """A deadline passed: connect, read, or the whole call."""
+
+
+class SessionError(SlackRtmError):
+    """Something went wrong in the real-time session."""
+
+
+class SendError(SessionError):
+    """Slack answered a frame we sent with ``ok: false``.
+
+    Attributes:
+        code: Slack's numeric error code (e.g. ``0`` invalid channel, ``2`` no text,
+            ``-1`` too many messages), or None when the reply had none.
+        msg: Slack's message.
+        reply_to: the id of the frame this answers.
+    """
+
+    def __init__(self, code: int | None, msg: str, reply_to: int | None = None) -> None:
+        super().__init__(
+            f"Slack refused the message (code {code}): {msg}"
+            if code is not None
+            else f"Slack refused the message: {msg}"
+        )
+        self.code = code
+        self.msg = msg
+        self.reply_to = reply_to
+
+
+class SendOutcomeUnknownError(SessionError):
+    """The connection was lost after the frame was written and before its reply arrived.
+
+    The message may or may not have been posted. Check the channel before sending it again.
+    """
+
+
+class FrameTooLargeError(SessionError, ValueError):
+    """Refused before sending: Slack disconnects on a frame over 16 KB; text is capped at 4,000."""
+
+
+class ConnectionClosedError(SessionError):
+    """The session is closed (by :meth:`close` or after a fatal error); the call cannot complete."""
+
+
+class ProtocolError(SessionError):
+    """The server sent something the RTM protocol does not allow."""
+
+
+class StateError(SlackRtmError, RuntimeError):
+    """A method was called in a state that does not allow it, e.g. sending before connecting."""
