@@ -12,6 +12,20 @@ Layers (each a subpackage or module):
 from __future__ import annotations
 
 from slack_rtm import codes
+from slack_rtm.api import (
+    ApiResponse,
+    AsyncClient,
+    AsyncRtmApi,
+    Client,
+    RequestOptions,
+    ResponseMetadata,
+    RetryConfig,
+    RtmApi,
+    RtmConnectErrorSchema,
+    RtmConnectSchema,
+    RtmConnectSelf,
+    RtmConnectTeam,
+)
 from slack_rtm.backoff import Backoff
 from slack_rtm.errors import (
     ApiError,
@@ -34,13 +48,25 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiError",
+    "ApiResponse",
+    "AsyncClient",
+    "AsyncRtmApi",
     "Backoff",
+    "Client",
     "ConnectionClosedError",
     "FrameTooLargeError",
     "ProtocolError",
     "RateLimitedError",
+    "RequestOptions",
+    "ResponseMetadata",
     "ResponseValidationError",
+    "RetryConfig",
+    "RtmApi",
+    "RtmConnectErrorSchema",
     "RtmConnectErrorSchemaError",
+    "RtmConnectSchema",
+    "RtmConnectSelf",
+    "RtmConnectTeam",
     "SendError",
     "SendOutcomeUnknownError",
     "SessionError",
