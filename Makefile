@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 BSTAMP := $(VENV)/.installed-bench
+LINT_PATHS := $(wildcard src tests bench examples)
+# Node's @slack/rtm-api for tests/compat (test-only; node_modules is git-ignored).
+NODE_COMPAT := tests/compat/node/node_modules/.installed
 
 .PHONY: demo test lint types pytest bench bench-smoke soak fmt clean
 
@@ -18,23 +21,36 @@ $(BSTAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	touch $(BSTAMP)
 
+$(NODE_COMPAT): tests/compat/node/package.json tests/compat/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tests/compat/node && npm install --no-audit --no-fund && touch node_modules/.installed; \
+	else \
+		echo "warning: npm (Node.js) not found: tests/compat/test_node_rtm_api.py will fail" >&2; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/slack-rtm demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check $(LINT_PATHS)
 
 types: $(STAMP)
 	$(BIN)/mypy --strict src/slack_rtm
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_COMPAT)
 	$(BIN)/python -m pytest
 
 test: lint types pytest
 
+bench: $(BSTAMP)
+	$(BIN)/python bench/run.py
+
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/run.py --quick
+
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests bench examples
-	$(BIN)/ruff check --fix src tests bench examples
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
