@@ -40,3 +40,16 @@ def test_send_error_message() -> None:
     assert "code 2" in str(e)
     assert e.reply_to == 4
     assert "refused" in str(errors.SendError(None, "x"))
+
+
+def test_exports_are_lazy_and_unknown_names_fail() -> None:
+    import pytest
+
+    import slack_rtm.emulator
+
+    assert "RtmClient" in dir(slack_rtm)
+    assert "EmulatorThread" in dir(slack_rtm.emulator)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        slack_rtm.Nope  # noqa: B018
+    with pytest.raises(AttributeError):
+        slack_rtm.emulator.Nope  # noqa: B018

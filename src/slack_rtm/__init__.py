@@ -4,45 +4,78 @@ Layers (each a subpackage or module):
 
 - :mod:`slack_rtm.api` — the ``rtm.connect`` Web API call (``RtmApi``, ``AsyncRtmApi``, clients).
 - :mod:`slack_rtm.session` — the I/O-free session core and the typed events.
-- :mod:`slack_rtm.aio` — the asyncio ``RtmClient`` over picows; :mod:`slack_rtm.sync` its twin.
+- :mod:`slack_rtm.aio` — the asyncio ``RtmClient`` over picows (re-exported here);
+  :mod:`slack_rtm.sync` its synchronous twin.
 - :mod:`slack_rtm.emulator` — a local Slack-compatible RTM server with fault injection.
 - :mod:`slack_rtm.cli` — the ``slack-rtm`` command.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_rtm import codes
-from slack_rtm.api import (
-    ApiResponse,
-    AsyncClient,
-    AsyncRtmApi,
-    Client,
-    RequestOptions,
-    ResponseMetadata,
-    RetryConfig,
-    RtmApi,
-    RtmConnectErrorSchema,
-    RtmConnectSchema,
-    RtmConnectSelf,
-    RtmConnectTeam,
-)
-from slack_rtm.backoff import Backoff
-from slack_rtm.errors import (
-    ApiError,
-    ConnectionClosedError,
-    FrameTooLargeError,
-    ProtocolError,
-    RateLimitedError,
-    ResponseValidationError,
-    RtmConnectErrorSchemaError,
-    SendError,
-    SendOutcomeUnknownError,
-    SessionError,
-    SlackRtmError,
-    StateError,
-    TransportError,
-    TransportTimeoutError,
-)
+from slack_rtm.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from slack_rtm.aio import (
+        RtmClient,
+        SessionConfig,
+        State,
+    )
+    from slack_rtm.api import (
+        ApiResponse,
+        AsyncClient,
+        AsyncRtmApi,
+        Client,
+        RequestOptions,
+        ResponseMetadata,
+        RetryConfig,
+        RtmApi,
+        RtmConnectErrorSchema,
+        RtmConnectSchema,
+        RtmConnectSelf,
+        RtmConnectTeam,
+    )
+    from slack_rtm.backoff import (
+        Backoff,
+    )
+    from slack_rtm.errors import (
+        ApiError,
+        ConnectionClosedError,
+        FrameTooLargeError,
+        ProtocolError,
+        RateLimitedError,
+        ResponseValidationError,
+        RtmConnectErrorSchemaError,
+        SendError,
+        SendOutcomeUnknownError,
+        SendQueueFullError,
+        SessionError,
+        SlackRtmError,
+        StateError,
+        TransportError,
+        TransportTimeoutError,
+    )
+    from slack_rtm.session.events import (
+        Closed,
+        Connected,
+        Connecting,
+        Disconnected,
+        Event,
+        HandlerError,
+        MalformedFrame,
+        Message,
+        PresenceChange,
+        ReactionAdded,
+        Reconnecting,
+        Reply,
+        ReplyError,
+        UnknownEvent,
+        UserTyping,
+        decode_frame,
+        event_type_names,
+    )
 
 __version__ = "0.1.0"
 
@@ -53,15 +86,29 @@ __all__ = [
     "AsyncRtmApi",
     "Backoff",
     "Client",
+    "Closed",
+    "Connected",
+    "Connecting",
     "ConnectionClosedError",
+    "Disconnected",
+    "Event",
     "FrameTooLargeError",
+    "HandlerError",
+    "MalformedFrame",
+    "Message",
+    "PresenceChange",
     "ProtocolError",
     "RateLimitedError",
+    "ReactionAdded",
+    "Reconnecting",
+    "Reply",
+    "ReplyError",
     "RequestOptions",
     "ResponseMetadata",
     "ResponseValidationError",
     "RetryConfig",
     "RtmApi",
+    "RtmClient",
     "RtmConnectErrorSchema",
     "RtmConnectErrorSchemaError",
     "RtmConnectSchema",
@@ -69,11 +116,72 @@ __all__ = [
     "RtmConnectTeam",
     "SendError",
     "SendOutcomeUnknownError",
+    "SendQueueFullError",
+    "SessionConfig",
     "SessionError",
     "SlackRtmError",
+    "State",
     "StateError",
     "TransportError",
     "TransportTimeoutError",
+    "UnknownEvent",
+    "UserTyping",
     "__version__",
     "codes",
+    "decode_frame",
+    "event_type_names",
 ]
+
+# Every public name and the module that defines it, imported on first use.
+_HOMES = {
+    "ApiError": "slack_rtm.errors",
+    "ApiResponse": "slack_rtm.api",
+    "AsyncClient": "slack_rtm.api",
+    "AsyncRtmApi": "slack_rtm.api",
+    "Backoff": "slack_rtm.backoff",
+    "Client": "slack_rtm.api",
+    "Closed": "slack_rtm.session.events",
+    "Connected": "slack_rtm.session.events",
+    "Connecting": "slack_rtm.session.events",
+    "ConnectionClosedError": "slack_rtm.errors",
+    "Disconnected": "slack_rtm.session.events",
+    "Event": "slack_rtm.session.events",
+    "FrameTooLargeError": "slack_rtm.errors",
+    "HandlerError": "slack_rtm.session.events",
+    "MalformedFrame": "slack_rtm.session.events",
+    "Message": "slack_rtm.session.events",
+    "PresenceChange": "slack_rtm.session.events",
+    "ProtocolError": "slack_rtm.errors",
+    "RateLimitedError": "slack_rtm.errors",
+    "ReactionAdded": "slack_rtm.session.events",
+    "Reconnecting": "slack_rtm.session.events",
+    "Reply": "slack_rtm.session.events",
+    "ReplyError": "slack_rtm.session.events",
+    "RequestOptions": "slack_rtm.api",
+    "ResponseMetadata": "slack_rtm.api",
+    "ResponseValidationError": "slack_rtm.errors",
+    "RetryConfig": "slack_rtm.api",
+    "RtmApi": "slack_rtm.api",
+    "RtmClient": "slack_rtm.aio",
+    "RtmConnectErrorSchema": "slack_rtm.api",
+    "RtmConnectErrorSchemaError": "slack_rtm.errors",
+    "RtmConnectSchema": "slack_rtm.api",
+    "RtmConnectSelf": "slack_rtm.api",
+    "RtmConnectTeam": "slack_rtm.api",
+    "SendError": "slack_rtm.errors",
+    "SendOutcomeUnknownError": "slack_rtm.errors",
+    "SendQueueFullError": "slack_rtm.errors",
+    "SessionConfig": "slack_rtm.aio",
+    "SessionError": "slack_rtm.errors",
+    "SlackRtmError": "slack_rtm.errors",
+    "State": "slack_rtm.aio",
+    "StateError": "slack_rtm.errors",
+    "TransportError": "slack_rtm.errors",
+    "TransportTimeoutError": "slack_rtm.errors",
+    "UnknownEvent": "slack_rtm.session.events",
+    "UserTyping": "slack_rtm.session.events",
+    "decode_frame": "slack_rtm.session.events",
+    "event_type_names": "slack_rtm.session.events",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

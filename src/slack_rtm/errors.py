@@ -14,6 +14,7 @@ The tree, split by where the error comes from::
     │   ├── SendOutcomeUnknownError    the link died before the reply: the frame may or may not
     │   │                              have been delivered
     │   ├── FrameTooLargeError         refused locally: over 16 KB or text over 4,000 characters
+    │   ├── SendQueueFullError         refused locally: too many sends already waiting to go out
     │   ├── ConnectionClosedError      the session ended (closed by us, or a fatal error) before
     │   │                              the operation could complete
     │   └── ProtocolError              the server sent something the protocol does not allow
@@ -39,6 +40,7 @@ __all__ = [
     "RtmConnectErrorSchemaError",
     "SendError",
     "SendOutcomeUnknownError",
+    "SendQueueFullError",
     "SessionError",
     "SlackRtmError",
     "StateError",
@@ -192,6 +194,13 @@ class SendOutcomeUnknownError(SessionError):
 
 class FrameTooLargeError(SessionError, ValueError):
     """Refused before sending: Slack disconnects on a frame over 16 KB; text is capped at 4,000."""
+
+
+class SendQueueFullError(SessionError):
+    """Refused before queueing: too many sends are already waiting (rate limit or reconnect).
+
+    Wait for earlier sends to complete before sending more, or raise ``max_queued_sends``.
+    """
 
 
 class ConnectionClosedError(SessionError):

@@ -19,7 +19,7 @@ from slack_rtm.redact import redact_text
 __all__ = ["build_parser", "main"]
 
 # Subcommand modules, in the order they appear in --help.
-_COMMANDS: tuple[str, ...] = ()
+_COMMANDS: tuple[str, ...] = ("connect", "listen", "send", "emulator", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["LiveView", "describe_event"]
 
+_LIFECYCLE = frozenset(
+    {"connecting", "connected", "reconnecting", "disconnected", "closed", "handler_error"}
+)
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _CLEAR = "\x1b[H\x1b[2J"
 _BOLD = "\x1b[1m"
@@ -28,18 +32,22 @@ def _field(event: Any, name: str) -> Any:
     return value
 
 
-def describe_event(event: Any) -> str:
-    """One short human line for an event, e.g. ``message #C1 U1: hello``."""
+def describe_event(event: Any, names: Mapping[str, str] | None = None) -> str:
+    """One short human line for an event, e.g. ``message #C1 U1 : hello``.
+
+    ``names`` maps ids to names (``{"C1": "general"}``) to show names instead of ids.
+    """
+    names = names or {}
     kind = str(_field(event, "type") or "?")
     subtype = _field(event, "subtype")
     label = f"{kind}/{subtype}" if subtype else kind
     parts = [label]
     channel = _field(event, "channel")
     if isinstance(channel, str):
-        parts.append(f"#{channel}")
+        parts.append(f"#{names.get(channel, channel)}")
     user = _field(event, "user")
     if isinstance(user, str):
-        parts.append(user)
+        parts.append(names.get(user, user))
     text = _field(event, "text")
     if isinstance(text, str):
         flat = " ".join(text.split())
@@ -53,10 +61,18 @@ class LiveView:
     Args:
         title: the first line of the screen.
         recent: how many recent events to show.
+        names: ids to names, for readable lines (see :func:`describe_event`).
         clock: a monotonic clock (injectable for tests).
     """
 
-    def __init__(self, title: str, *, recent: int = 12, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self,
+        title: str,
+        *,
+        recent: int = 12,
+        names: Mapping[str, str] | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
         if recent < 1:
             raise ValueError("recent must be >= 1")
         self.title = title
@@ -66,6 +82,7 @@ class LiveView:
         self.rtt: float | None = None
         self.reconnect_at: float | None = None
         self.reconnects = 0
+        self.names = dict(names or {})
         self._clock = clock
         self._started = clock()
         self._frames = 0
@@ -75,11 +92,26 @@ class LiveView:
         """Events seen so far."""
         return sum(self.counts.values())
 
-    def on_event(self, event: Any) -> None:
-        """Count an event and remember a line for it."""
+    def feed(self, event: Any) -> str:
+        """Take any event: lifecycle events set the state, others are counted. Returns its line."""
+        kind = str(_field(event, "type") or "?")
+        if kind in _LIFECYCLE:
+            delay = getattr(event, "delay", None) if kind == "reconnecting" else None
+            self.set_state(kind, reconnect_in=delay)
+            return kind
+        return self.on_event(event)
+
+    def on_event(self, event: Any) -> str:
+        """Count an event and remember a line for it; returns the line."""
         kind = str(_field(event, "type") or "?")
         self.counts[kind] += 1
-        self.recent.append(describe_event(event))
+        line = describe_event(event, self.names)
+        self.recent.append(line)
+        return line
+
+    def note(self, line: str) -> None:
+        """Show a line of our own among the recent events (e.g. what the bot said)."""
+        self.recent.append(line)
 
     def set_state(self, state: str, *, reconnect_in: float | None = None) -> None:
         """Record the connection state; ``reconnect_in`` starts a countdown, in seconds."""
@@ -120,5 +152,5 @@ class LiveView:
         rtt = "" if self.rtt is None else f", last rtt {self.rtt * 1000:.1f} ms"
         return (
             f"{self.total} events in {elapsed:.1f}s ({by_type or 'none'}), "
-            f"{self.reconnects} reconnects{rtt}"
+            f"reconnects: {self.reconnects}{rtt}"
         )

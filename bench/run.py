@@ -1,0 +1,190 @@
+"""slack-rtm benchmark suite: ingest, density, reconnect and send, side by side.
+
+Usage::
+
+    python bench/run.py                       # everything (several minutes)
+    python bench/run.py --quick               # every scenario once, tiny sizes (the smoke run)
+    python bench/run.py --scenario ingest --rounds 7 --json out.json
+
+Every scenario runs as its own process against the emulator in another process
+(``bench/server.py``) on 127.0.0.1. Ingest runs the clients round-robin (A, B, C, A, B, C, ...)
+so that the ratios hold on a noisy machine, and reports medians. One table is printed and the
+whole result is written as JSON (``bench/results/`` by default, which git ignores). Targets are
+printed PASS / MISS; a MISS never fails the run. The exit status is 1 only if a scenario whose
+code exists errored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import report
+import scenarios
+from ingest import CLIENTS
+from procs import BENCH_DIR, ServerProc
+
+SCENARIOS = ("ingest", "density", "reconnect", "send")
+SEND_KINDS = {
+    "picows_ping": "bare picows JSON ping -> pong",
+    "picows_message": "bare picows message -> ack",
+    "ours_ping": "slack_rtm rtm.ping()",
+    "ours_message": "slack_rtm send_message -> ack",
+}
+#: density kinds: ours as a user gets it; ours with one ssl.SSLContext shared by every
+#: client (``RtmClient(ssl=ctx)``, what a process holding many sessions should do); bare picows
+DENSITY_KINDS = ("ours", "ours_shared_ssl", "picows")
+#: ingest clients whose N is scaled down (they are slow; events/s does not depend on N)
+SLOW = {"slack_sdk_v2_raised": 0.25, "slack_sdk_legacy": 0.5, "websockets_json": 0.5,
+        "ours_sync": 0.5}
+#: ingest clients whose N is capped: rtm_v2 as shipped crashes within the first thousands
+CAP = {"slack_sdk_v2": 5000}
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    if args.quick:
+        cfg = {"n": 3000, "rounds": 1, "density": [20], "idle": 0.5, "drops": 1,
+               "goodbyes": 1, "stream": 150, "sequential": 50, "pipelined": 200}
+    else:
+        cfg = {"n": 200_000, "rounds": 5, "density": [1000, 10_000], "idle": 3.0, "drops": 6,
+               "goodbyes": 5, "stream": 300, "sequential": 2000, "pipelined": 5000}
+    for key in ("n", "rounds"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    if args.sessions:
+        cfg["density"] = args.sessions
+    return cfg
+
+
+async def run_ingest(cfg: dict[str, Any], clients: list[str], log: Any) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
+    server = await ServerProc.start()
+    try:
+        for rnd in range(cfg["rounds"]):
+            for client in clients:
+                n = max(2, min(int(cfg["n"] * SLOW.get(client, 1.0)), CAP.get(client, 1 << 62)))
+                timeout = 20.0 + n / 5_000
+                r = await scenarios.ingest_once(server, client, n, timeout)
+                runs[client].append(r)
+                log(f"ingest round {rnd + 1}/{cfg['rounds']} {client}: " + _brief(r))
+    finally:
+        await server.stop()
+    return {"config": {"n": cfg["n"], "rounds": cfg["rounds"], "scaled": SLOW, "capped": CAP},
+            "runs": runs, "summary": report.summarize_ingest(runs)}
+
+
+def _brief(r: dict[str, Any]) -> str:
+    if r["status"] == "ok":
+        return f"{r['events_per_s']:,.0f} ev/s, {r['cpu_us_per_event']:.2f} us/ev"
+    if r["status"] == "crashed":
+        return f"crashed after {r.get('received')} events ({r.get('error')})"
+    return f"{r['status']}: {r.get('reason') or r.get('error')}"
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    chosen = args.scenario or list(SCENARIOS)
+    clients = args.clients or list(CLIENTS)
+    started = time.monotonic()
+
+    def log(msg: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    result: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "config": cfg,
+    }
+    if "ingest" in chosen:
+        result["ingest"] = await run_ingest(cfg, clients, log)
+    if "density" in chosen:
+        result["density"] = []
+        for kind in DENSITY_KINDS:
+            for n in cfg["density"]:
+                r = await scenarios.density(kind, n, cfg["idle"], timeout=120.0 + n / 50)
+                r["kind"] = kind
+                r.setdefault("sessions", n)
+                r.setdefault("requested", n)
+                result["density"].append(r)
+                log(f"density {kind} x {n}: {r['status']} "
+                    + (f"{r['rss_per_session'] / 1024:.1f} KiB/session"
+                       if r["status"] == "ok" else str(r.get("reason") or r.get("error"))))
+    if "reconnect" in chosen:
+        r = await scenarios.reconnect(cfg["drops"], cfg["goodbyes"], cfg["stream"], 60.0)
+        result["reconnect"] = r
+        log(f"reconnect: {r['status']} {r.get('reason') or r.get('error') or ''}")
+    if "send" in chosen:
+        result["send"] = {}
+        for kind in SEND_KINDS:
+            r = await scenarios.send(kind, cfg["sequential"], cfg["pipelined"], 120.0)
+            result["send"][kind] = r
+            log(f"send {kind}: {r['status']} {r.get('reason') or r.get('error') or ''}")
+    result["targets"] = report.targets(result)
+    result["seconds"] = time.monotonic() - started
+
+    labels = {k: v[0] for k, v in CLIENTS.items()} | SEND_KINDS
+    print(report.render(result, labels))
+    out = Path(args.json) if args.json else (
+        BENCH_DIR / "results" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten: {out}  ({result['seconds']:.0f} s)")
+    return _exit_status(result)
+
+
+def _statuses(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(scenario, status, reason) for every scenario result."""
+    out = []
+    for client, s in result.get("ingest", {}).get("summary", {}).items():
+        out.append((f"ingest {client}", s.get("status", "error"), s.get("reason", "")))
+    for d in result.get("density", []):
+        out.append((f"density {d['kind']} {d['requested']}", d["status"],
+                    d.get("reason") or d.get("error", "")))
+    if "reconnect" in result:
+        r = result["reconnect"]
+        out.append(("reconnect", r["status"], r.get("reason") or r.get("error", "")))
+    for kind, r in result.get("send", {}).items():
+        out.append((f"send {kind}", r["status"], r.get("reason") or r.get("error", "")))
+    return out
+
+
+def _exit_status(result: dict[str, Any]) -> int:
+    bad = [s for s in _statuses(result) if s[1] == "error"]
+    for name, _, reason in bad:
+        print(f"ERROR in {name}: {reason}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, one run each: checks every scenario runs")
+    parser.add_argument("--json", help="write the result here (default bench/results/...)")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS,
+                        help="run only this scenario (repeatable)")
+    parser.add_argument("--clients", type=lambda s: s.split(","),
+                        help="ingest clients, comma-separated: " + ",".join(CLIENTS))
+    parser.add_argument("--n", type=int, help="ingest events per run")
+    parser.add_argument("--rounds", type=int, help="ingest rounds (medians over them)")
+    parser.add_argument("--sessions", type=int, action="append",
+                        help="density session counts (repeatable)")
+    args = parser.parse_args(argv)
+    if args.clients:
+        unknown = set(args.clients) - set(CLIENTS)
+        if unknown:
+            parser.error(f"unknown clients: {', '.join(sorted(unknown))}")
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

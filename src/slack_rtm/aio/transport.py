@@ -1,0 +1,273 @@
+"""The WebSocket side of the asyncio driver: picows listener, URL policy, secret-safe errors.
+
+The listener hands each text frame straight to the session core (``SessionCore.receive``) and
+tells the client once per read buffer (``frame.last_in_buffer``) that a batch is complete, so a
+burst of events wakes the consumer once, not once per event.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import ssl as ssl_module
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import picows
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+
+from slack_rtm.errors import TransportError, TransportTimeoutError
+from slack_rtm.redact import redact_text, redact_url
+
+__all__ = [
+    "RtmListener",
+    "check_http_url",
+    "check_ws_url",
+    "is_loopback",
+    "open_websocket",
+    "transport_error",
+]
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_CONTINUATION = WSMsgType.CONTINUATION
+_CLOSE = WSMsgType.CLOSE
+
+MAX_INBOUND_FRAME = 64 * 1024 * 1024
+"""The largest frame (or fragmented message) accepted from the server, in bytes."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_ws_url(url: str, allow_insecure: bool) -> None:
+    """Refuse a WebSocket URL that is not ``wss://`` (unless loopback or ``allow_insecure``).
+
+    Raises:
+        TransportError: the URL is not a WebSocket URL, or is plaintext to a remote host. The
+            message shows the URL redacted.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise TransportError("rtm.connect returned an invalid WebSocket URL") from None
+    if parts.scheme not in ("ws", "wss") or not host:
+        raise TransportError(
+            f"rtm.connect returned {redact_url(url)!r}, not a ws:// or wss:// URL"
+        )
+    if parts.scheme == "ws" and not allow_insecure and not is_loopback(host):
+        raise TransportError(
+            f"refusing an unencrypted WebSocket to {redact_url(url)}: the session would travel "
+            "in clear text. Use wss://, or pass allow_insecure=True to accept it"
+        )
+
+
+def check_http_url(url: str, allow_insecure: bool) -> None:
+    """Refuse an ``http://`` Web API base URL to a remote host unless ``allow_insecure``.
+
+    Raises:
+        ValueError: plaintext HTTP to a non-loopback host (the token would travel in clear).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("base_url is not a valid URL") from None
+    if parts.scheme == "http" and not allow_insecure and not is_loopback(host):
+        raise ValueError(
+            "base_url uses http:// to a remote host: the token would travel in clear text. "
+            "Use https://, or pass allow_insecure=True"
+        )
+
+
+def transport_error(exc: BaseException, url: str) -> TransportError:
+    """Map a picows/OS error while opening ``url`` to :class:`TransportError`, secrets removed.
+
+    The original is chained as ``__cause__`` only when its text holds no part of the URL.
+    """
+    parts = urlsplit(url)
+    secrets = [url, parts.path, parts.query]
+    text = str(exc)
+    clean = redact_text(text, *[s for s in secrets if s and len(s) > 1])
+    cls = TransportTimeoutError if isinstance(exc, TimeoutError) else TransportError
+    error = cls(f"WebSocket to {redact_url(url)} failed: {type(exc).__name__}"
+                f"{': ' + clean if clean else ''}")
+    if clean == text:
+        error.__cause__ = exc
+    return error
+
+
+class _RedactFilter(logging.Filter):
+    """Removes the session URL from picows' log records (its debug log prints the request)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        path = urlsplit(url).path
+        self._secrets = [s for s in (url, path) if len(s) > 1]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message, *self._secrets)
+        if clean != message:
+            record.msg = clean
+            record.args = None
+        return True
+
+
+class RtmListener(WSListener):
+    """Feeds one socket's frames to the session core, one read buffer at a time.
+
+    Text frames are collected as ``bytes`` while picows parses a read buffer and handed to
+    ``receive_many`` after its last frame, so the core is entered once per read.
+
+    Args:
+        conn_id: the core's id for this socket.
+        receive_many: ``SessionCore.receive_many``.
+        batch_done: called after each read buffer has been handed over.
+        on_connected: called with the transport once the handshake is done.
+        on_disconnected: called with ``(conn_id, close code or None, reason)`` at the end.
+        clock: the event loop's clock.
+    """
+
+    __slots__ = ("_batch_done", "_clock", "_conn_id", "_frames", "_on_connected",
+                 "_on_disconnected", "_parts", "_receive_many", "close_code", "close_reason",
+                 "transport")
+
+    def __init__(
+        self,
+        conn_id: int,
+        receive_many: Callable[[int, list[bytes], float], None],
+        batch_done: Callable[[], None],
+        on_connected: Callable[[int, WSTransport], None],
+        on_disconnected: Callable[[int, int | None, str], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._conn_id = conn_id
+        self._receive_many = receive_many
+        self._batch_done = batch_done
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._clock = clock
+        self._frames: list[bytes] = []
+        self._parts: bytearray | None = None
+        self.transport: WSTransport | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self._on_connected(self._conn_id, transport)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        # Fast path: a whole frame whose payload starts like a JSON object is an RTM event.
+        # Reading ``frame.msg_type`` builds an enum member and costs more than the rest of the
+        # path, so it is only read for everything else (fragments, close, pong, odd payloads).
+        if frame.fin and self._parts is None:
+            data = frame.get_payload_as_bytes()
+            if data[:1] == b"{":
+                self._frames.append(data)
+            else:
+                self._other(transport, frame, data)
+        else:
+            self._other(transport, frame, None)
+        if frame.last_in_buffer:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the frames collected so far to the core, then tell the client."""
+        frames = self._frames
+        if frames:
+            self._frames = []
+            self._receive_many(self._conn_id, frames, self._clock())
+        self._batch_done()
+
+    def _other(self, transport: WSTransport, frame: WSFrame, data: bytes | None) -> None:
+        msg_type = frame.msg_type
+        if msg_type is _TEXT or msg_type is _BINARY:
+            if frame.fin:
+                assert data is not None
+                self._frames.append(data)  # text that does not start with "{": still decode
+            else:
+                self._parts = bytearray(frame.get_payload_as_memoryview())
+        elif msg_type is _CONTINUATION:
+            self._on_fragment(frame)
+        elif msg_type is _CLOSE:
+            self._on_close_frame(transport, frame)
+        # PING is answered by picows; an unsolicited PONG needs nothing.
+
+    def _on_fragment(self, frame: WSFrame) -> None:
+        # The rest of a message split across frames (RFC 6455 §5.4): join, then decode once.
+        if self._parts is None:
+            return  # a continuation without a start: ignore it
+        self._parts += frame.get_payload_as_memoryview()
+        if len(self._parts) > MAX_INBOUND_FRAME:
+            self._parts = None
+            raise picows.WSProtocolError(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+        if frame.fin:
+            self._frames.append(bytes(self._parts))
+            self._parts = None
+
+    def _on_close_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        try:
+            self.close_code = frame.get_close_code().value
+            self.close_reason = frame.get_close_reason()
+        except Exception:  # a malformed close frame: keep what we have
+            self.close_code = self.close_code or 1005
+        if not transport.is_close_frame_sent:
+            transport.send_close(WSCloseCode.OK)
+        transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self._frames:
+            self.flush()
+        self._on_disconnected(self._conn_id, self.close_code, self.close_reason)
+
+
+async def open_websocket(
+    listener: RtmListener,
+    url: str,
+    *,
+    ssl: ssl_module.SSLContext | None,
+    proxy: str | None,
+    timeout: float,
+    read_buffer_size: int,
+    logger: logging.Logger,
+) -> WSTransport:
+    """Open the WebSocket at ``url`` with ``listener`` attached.
+
+    Raises:
+        TransportError: the connection or handshake failed (the URL redacted in the message).
+    """
+    ws_logger = logging.getLogger(f"{logger.name}.websocket")
+    redactor = _RedactFilter(url)
+    ws_logger.addFilter(redactor)
+    try:
+        transport, _ = await picows.ws_connect(
+            lambda: listener,
+            url,
+            ssl_context=ssl,
+            proxy=proxy,
+            websocket_handshake_timeout=timeout,
+            logger_name=ws_logger,
+            enable_auto_ping=False,
+            enable_auto_pong=True,
+            max_frame_size=MAX_INBOUND_FRAME,
+            max_redirects=0,
+            read_buffer_init_size=read_buffer_size,
+        )
+    except (OSError, picows.WSError, ssl_module.SSLError, TimeoutError, ValueError) as exc:
+        error = transport_error(exc, url)
+        raise error from error.__cause__
+    finally:
+        ws_logger.removeFilter(redactor)
+    return transport

@@ -1,0 +1,161 @@
+"""``slack-rtm listen``: stream events as JSON lines, or watch them live with ``--pretty``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from typing import Any, TextIO
+
+import msgspec
+
+from slack_rtm.aio import RtmClient
+from slack_rtm.cli.options import add_connection_options
+from slack_rtm.cli.session import client_from, on_signals
+from slack_rtm.cli.view import LiveView
+from slack_rtm.errors import SlackRtmError
+from slack_rtm.session.events import Event
+
+__all__ = ["EventFilter", "event_json", "register", "run", "watch"]
+
+_EXAMPLES = """\
+examples:
+  slack-rtm listen                                  # every event, one JSON object a line
+  slack-rtm listen --type message --channel C0123 | jq -r .text
+  slack-rtm listen --pretty                         # live view: counters, rtt, state
+  slack-rtm listen --type connected --type closed   # lifecycle events are events too
+
+Ctrl-C stops cleanly (exit status 0) and prints a summary on stderr.
+"""
+
+_encode = msgspec.json.Encoder().encode
+
+
+def register(sub: Any) -> None:
+    """Add the ``listen`` subcommand."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "listen",
+        help="stream events as JSON lines (or a live view with --pretty)",
+        description="Connect and print every event as one JSON object a line, until Ctrl-C.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--type", action="append", default=[], metavar="TYPE", help="only this type (repeatable)"
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this channel (repeatable)",
+    )
+    parser.add_argument("--pretty", action="store_true", help="a live terminal view instead")
+    add_connection_options(parser)
+    parser.set_defaults(func=run)
+
+
+class EventFilter:
+    """Which events to print: by type and by channel (an empty list lets everything through)."""
+
+    def __init__(self, types: list[str], channels: list[str]) -> None:
+        self.types = frozenset(types)
+        self.channels = frozenset(channels)
+
+    def __call__(self, event: Event) -> bool:
+        if self.types and event.type not in self.types:
+            return False
+        if self.channels:
+            channel = getattr(event, "channel", None)
+            if not isinstance(channel, str):
+                channel = event.raw.get("channel") or event.raw.get("channel_id")
+            return channel in self.channels
+        return True
+
+
+def event_json(event: Event) -> bytes:
+    """The event as one JSON line: the object as Slack sent it (lifecycle events: their fields)."""
+    raw = event.raw
+    if "type" not in raw:
+        raw = {"type": event.type, **raw}
+    return _encode(raw) + b"\n"
+
+
+async def watch(
+    rtm: RtmClient,
+    *,
+    on_event: Any,
+    view: LiveView | None = None,
+    out: TextIO = sys.stdout,
+    redraw: float = 0.1,
+    rtt_every: float = 2.0,
+) -> None:
+    """Connect, feed every event to ``on_event`` (and the live view), until closed or a signal.
+
+    With a view, the screen is redrawn every ``redraw`` seconds and the round trip is measured
+    every ``rtt_every`` seconds.
+
+    Raises:
+        SlackRtmError: the error that stopped the session (e.g. ``invalid_auth``).
+    """
+    tasks: list[asyncio.Task[None]] = []
+
+    async def draw() -> None:
+        assert view is not None
+        while True:
+            out.write(view.frame())
+            out.flush()
+            await asyncio.sleep(redraw)
+
+    async def measure() -> None:
+        assert view is not None
+        while True:
+            await asyncio.sleep(rtt_every)
+            with contextlib.suppress(SlackRtmError):
+                view.rtt = await rtm.ping()
+
+    def stop() -> None:
+        tasks.append(asyncio.ensure_future(rtm.close()))
+
+    with on_signals(stop):
+        if view is not None:
+            tasks.append(asyncio.ensure_future(draw()))
+        try:
+            await rtm.connect()
+            if view is not None:
+                tasks.append(asyncio.ensure_future(measure()))
+            async for event in rtm:
+                if view is not None:
+                    view.feed(event)
+                on_event(event)
+        finally:
+            await rtm.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if view is not None:
+                view.set_state("closed")
+                out.write(view.frame())
+                out.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``listen``; returns the exit status."""
+    rtm = client_from(args)
+    keep = EventFilter(args.type, args.channel)
+    view = LiveView("slack-rtm listen") if args.pretty else None
+    counted = LiveView("summary")  # counts for the summary on exit
+    stdout = sys.stdout.buffer
+
+    def on_event(event: Event) -> None:
+        counted.feed(event)
+        if view is None and keep(event):
+            stdout.write(event_json(event))
+            stdout.flush()
+
+    try:
+        asyncio.run(watch(rtm, on_event=on_event, view=view))
+    finally:
+        print(f"slack-rtm: {counted.summary()}", file=sys.stderr)
+    return 0

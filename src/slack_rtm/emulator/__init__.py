@@ -1,0 +1,63 @@
+"""A local Slack-compatible RTM server: Web API + WebSocket on one port, with fault injection.
+
+Quick use::
+
+    from slack_rtm.emulator import Emulator
+
+    async with Emulator() as emu:           # listens on 127.0.0.1, a free port
+        emu.api_url                         # "http://127.0.0.1:PORT/api"
+        emu.bot_token                       # the default bot's token
+        await emu.post_message(alice, emu.general_channel_id, "hi")
+
+Modules: :mod:`.workspace` (team, users, channels), :mod:`.server` (:class:`Emulator` and its
+Python controls), :mod:`.faults` (fault injection), :mod:`.webapi` (``rtm.connect``,
+``auth.test``), :mod:`.websocket` (the RTM session), :mod:`.connection` (one client socket),
+:mod:`.control` (the HTTP control API), :mod:`.firehose` (pre-encoded event streams),
+:mod:`.limits` (rate limits, timestamps), :mod:`.records` (what is recorded),
+:mod:`.thread` (:class:`EmulatorThread`), :mod:`.pytest_plugin` (the ``slack_emulator`` fixture).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slack_rtm.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
+    from slack_rtm.emulator.server import Emulator
+    from slack_rtm.emulator.thread import AsyncControls, EmulatorThread
+    from slack_rtm.emulator.websocket import ERRORS
+    from slack_rtm.emulator.workspace import Channel, Team, User, Workspace
+
+__all__ = [
+    "ERRORS",
+    "AsyncControls",
+    "Channel",
+    "ConnectCall",
+    "Emulator",
+    "EmulatorThread",
+    "ReceivedFrame",
+    "Team",
+    "User",
+    "Workspace",
+]
+
+# Names are imported on first use (PEP 562): the pytest plugin lives in this package and pytest
+# imports plugins before coverage starts, so an eager import here would hide the emulator's
+# module-level lines from coverage (and slow every pytest start).
+_HOMES = {
+    "ConnectCall": ".records",
+    "ReceivedFrame": ".records",
+    "Emulator": ".server",
+    "AsyncControls": ".thread",
+    "EmulatorThread": ".thread",
+    "ERRORS": ".websocket",
+    "Channel": ".workspace",
+    "Team": ".workspace",
+    "User": ".workspace",
+    "Workspace": ".workspace",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

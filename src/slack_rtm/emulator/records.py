@@ -1,0 +1,43 @@
+"""What the emulator records for assertions: frames clients sent, and ``rtm.connect`` calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = ["ConnectCall", "ReceivedFrame"]
+
+
+class ReceivedFrame(msgspec.Struct, frozen=True):
+    """One WebSocket frame a client sent, recorded before the emulator acts on it.
+
+    Attributes:
+        user_id: the user the connection authenticated as.
+        conn_id: the emulator's id for the connection (1, 2, ... in connection order).
+        data: the decoded JSON object, or ``None`` if the frame was not a JSON object.
+        text: the raw frame text (binary frames are decoded as UTF-8 with replacement).
+    """
+
+    user_id: str
+    conn_id: int
+    data: dict[str, Any] | None
+    text: str
+
+
+class ConnectCall(msgspec.Struct, frozen=True):
+    """One answered ``rtm.connect`` call.
+
+    Attributes:
+        user_id: the user the token belongs to, or ``None`` (missing or unknown token).
+        status: the HTTP status answered.
+        ok: whether it succeeded.
+        error: the ``error`` code when it failed.
+        params: the parameters received, the token removed.
+    """
+
+    user_id: str | None
+    status: int
+    ok: bool
+    error: str | None = None
+    params: dict[str, str] = msgspec.field(default_factory=dict)

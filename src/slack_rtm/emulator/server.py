@@ -1,0 +1,559 @@
+"""The :class:`Emulator`: a local Slack-compatible RTM server on one port, with its controls.
+
+HTTP and WebSocket share one aiohttp server: ``/api/<method>`` (:mod:`.webapi`),
+``/websocket/<ticket>`` (:mod:`.websocket`) and the HTTP control API ``/_emulator/...``
+(:mod:`.control`). It listens on 127.0.0.1, port 0 (any free port) by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+
+from slack_rtm.emulator import firehose as _firehose
+from slack_rtm.emulator.connection import Connection
+from slack_rtm.emulator.faults import FaultControls, ForcedAnswer
+from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
+from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
+from slack_rtm.emulator.validate import check_count, check_number
+from slack_rtm.emulator.workspace import Presence, User, Workspace
+
+if TYPE_CHECKING:
+    from slack_rtm.emulator.thread import EmulatorThread
+
+__all__ = ["Emulator", "Grant"]
+
+
+class Grant(msgspec.Struct, frozen=True):
+    """What an ``rtm.connect`` ticket grants: the user and the connection's presence options."""
+
+    user: User
+    expires: float
+    batch_presence_aware: bool
+    presence_sub: bool
+
+
+class Emulator(FaultControls):
+    """A local Slack-compatible RTM server: Web API, WebSocket and fault-injection controls.
+
+    Use it as ``async with Emulator() as emu:`` or ``await emu.start()`` / ``await emu.stop()``.
+    See :class:`slack_rtm.emulator.EmulatorThread` to run it on a background thread.
+
+    Args:
+        workspace: the team, users and channels; :meth:`Workspace.default` if omitted.
+        host: the address to listen on (loopback by default).
+        port: the port; 0 picks a free one (read it back from :attr:`port`).
+        url_ttl: seconds an ``rtm.connect`` URL stays valid (Slack: 30).
+        reject_query_tokens: answer a token in the query string with ``invalid_auth``.
+        connect_rate_limit: ``rtm.connect`` calls allowed per minute per token (``None``: no
+            limit, so tests can reconnect freely); over it, HTTP 429 with ``Retry-After``.
+        write_rate: messages per second a connection may send (``None`` disables the limit).
+        write_burst: messages a connection may send in a burst before ``write_rate`` applies.
+        write_abuse_limit: refused writes in a row after which the socket is closed (1008).
+        max_frame_bytes: client frames larger than this close the socket (1009). Slack: 16 KB.
+        echo_own_messages: also deliver a message event to the sender's own sockets.
+        control_api: serve the HTTP control API under ``/_emulator/``.
+
+    Raises:
+        TypeError, ValueError: on a bad argument.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        url_ttl: float = 30.0,
+        reject_query_tokens: bool = False,
+        connect_rate_limit: int | None = None,
+        write_rate: float | None = 1.0,
+        write_burst: int = 20,
+        write_abuse_limit: int = 10,
+        max_frame_bytes: int = 16 * 1024,
+        echo_own_messages: bool = False,
+        control_api: bool = True,
+    ) -> None:
+        if workspace is not None and not isinstance(workspace, Workspace):
+            raise TypeError("workspace must be a Workspace")
+        if not isinstance(host, str) or not host:
+            raise TypeError("host must be a non-empty str")
+        check_count("port", port)
+        if port > 65535:
+            raise ValueError("port must be <= 65535")
+        check_number("url_ttl", url_ttl)
+        if connect_rate_limit is not None:
+            check_count("connect_rate_limit", connect_rate_limit, 1)
+        check_number("write_rate", write_rate, minimum=1e-9, optional=True)
+        check_count("write_burst", write_burst, 1)
+        check_count("write_abuse_limit", write_abuse_limit)
+        check_count("max_frame_bytes", max_frame_bytes, 1)
+        self.workspace = workspace if workspace is not None else Workspace.default()
+        if not self.workspace.bots:
+            self.workspace.add_user("rtmbot", bot=True)
+        self.host = host
+        self._requested_port = port
+        self.url_ttl = float(url_ttl)
+        self.reject_query_tokens = bool(reject_query_tokens)
+        self.connect_rate_limit = connect_rate_limit
+        self.write_rate = write_rate
+        self.write_burst = write_burst
+        self.write_abuse_limit = write_abuse_limit
+        self.max_frame_bytes = max_frame_bytes
+        self.echo_own_messages = bool(echo_own_messages)
+        self.control_api = bool(control_api)
+
+        self.received: list[ReceivedFrame] = []
+        self.connect_calls = 0
+        self.connect_log: list[ConnectCall] = []
+        self.token_errors: dict[str, str] = {}
+        self.pong_enabled = True
+        self._conns: dict[int, Connection] = {}
+        self._next_conn_id = 1
+        self._tickets: dict[str, Grant | None] = {}
+        self._forced: list[ForcedAnswer] = []
+        self._migrating_until = 0.0
+        self._connect_limiters: dict[str, WindowLimiter] = {}
+        self._token_rate_limits: dict[str, int | None] = {}
+        self._clock = TsClock()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._changed: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._prepared: dict[int, list[_firehose.Chunk]] = {}
+
+    def __repr__(self) -> str:
+        state = f"port={self._port}" if self._runner is not None else "stopped"
+        return f"<Emulator {state} connections={len(self._conns)}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening. Raises ``RuntimeError`` if already started, ``OSError`` if the
+        address cannot be bound."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already started")
+        from slack_rtm.emulator import control, webapi, websocket
+
+        async def api(request: web.Request) -> web.StreamResponse:
+            return await webapi.handle_api(self, request)
+
+        async def socket(request: web.Request) -> web.StreamResponse:
+            return await websocket.handle_websocket(self, request)
+
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", api)
+        app.router.add_get("/websocket/{ticket}", socket)
+        if self.control_api:
+            control.add_routes(self, app)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self._port = int(sockets[0].getsockname()[1]) if sockets else self._requested_port
+        self._changed = asyncio.Event()
+        self._runner = runner
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening; safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self._conns.values()):
+            conn.abort()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- addresses and defaults --------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port listened on (0 before :meth:`start`)."""
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` of the running server."""
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        if self.host in ("0.0.0.0", "::", ""):  # wildcard: reach it over loopback
+            host = "127.0.0.1"
+        return f"http://{host}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL, e.g. ``http://127.0.0.1:PORT/api``."""
+        return f"{self.base_url}/api"
+
+    @property
+    def control_url(self) -> str:
+        """The HTTP control API base URL, e.g. ``http://127.0.0.1:PORT/_emulator``."""
+        return f"{self.base_url}/_emulator"
+
+    @property
+    def team_id(self) -> str:
+        """The workspace's team id."""
+        return self.workspace.team.id
+
+    @property
+    def bot(self) -> User:
+        """The default bot (the workspace's first bot user)."""
+        return self.workspace.bots[0]
+
+    @property
+    def bot_token(self) -> str:
+        """The default bot's token (``xoxb-...``)."""
+        return self.bot.token
+
+    @property
+    def bot_user_id(self) -> str:
+        """The default bot's user id."""
+        return self.bot.id
+
+    @property
+    def user_tokens(self) -> dict[str, str]:
+        """The people's tokens by user id (``xoxp-...``), to speak as a person over RTM."""
+        return {u.id: u.token for u in self.workspace.people}
+
+    @property
+    def general_channel_id(self) -> str:
+        """A public channel everyone is in: ``#general`` if present, else the first public one."""
+        ws = self.workspace
+        for ch in ws.channels.values():
+            if ch.name == "general":
+                return ch.id
+        for ch in ws.channels.values():
+            if ch.kind == "public":
+                return ch.id
+        raise LookupError("the workspace has no public channel")
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The live connections, oldest first."""
+        return list(self._conns.values())
+
+    @property
+    def connection_count(self) -> int:
+        """How many WebSockets are open."""
+        return len(self._conns)
+
+    # -- internal hooks for the handlers -----------------------------------------------------
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    def record_frame(self, frame: ReceivedFrame) -> None:
+        """Record a frame a client sent (called by the WebSocket handler)."""
+        self.received.append(frame)
+        self._notify()
+
+    def record_connect_call(self, call: ConnectCall) -> None:
+        """Record an answered ``rtm.connect`` call (called by the Web API handler)."""
+        self.connect_calls += 1
+        self.connect_log.append(call)
+        self._notify()
+
+    def issue_ticket(self, user: User, *, batch_presence_aware: bool, presence_sub: bool) -> str:
+        """A fresh single-use ticket for the WebSocket URL path."""
+        now = time.monotonic()
+        if len(self._tickets) > 10_000:
+            self._tickets = {
+                t: g for t, g in self._tickets.items() if g is not None and g.expires > now
+            }
+        ticket = secrets.token_urlsafe(24)
+        self._tickets[ticket] = Grant(user, now + self.url_ttl, batch_presence_aware, presence_sub)
+        return ticket
+
+    def redeem_ticket(self, ticket: str) -> Grant | None:
+        """The grant of a valid ticket (now used up), or ``None`` if unknown, used or expired."""
+        grant = self._tickets.get(ticket)
+        if grant is None:
+            return None
+        self._tickets[ticket] = None
+        return grant if time.monotonic() < grant.expires else None
+
+    def open_connection(
+        self,
+        grant: Grant,
+        ws: web.WebSocketResponse,
+        writer: AbstractStreamWriter,
+        transport: asyncio.Transport,
+    ) -> Connection:
+        """Register a new authenticated connection."""
+        bucket = (
+            TokenBucket(self.write_rate, self.write_burst, time.monotonic())
+            if self.write_rate is not None
+            else None
+        )
+        conn = Connection(
+            self._next_conn_id,
+            grant.user,
+            ws,
+            writer,
+            transport,
+            batch_presence_aware=grant.batch_presence_aware,
+            presence_sub=grant.presence_sub,
+            bucket=bucket,
+        )
+        self._next_conn_id += 1
+        self._conns[conn.id] = conn
+        self._notify()
+        return conn
+
+    def close_connection(self, conn: Connection) -> None:
+        """Forget a connection whose handler ended."""
+        if self._conns.pop(conn.id, None) is not None:
+            self._notify()
+
+    def take_write(self, conn: Connection) -> bool:
+        """Whether the connection may send one more message now (spends from its bucket)."""
+        return conn.bucket is None or conn.bucket.take(time.monotonic())
+
+    def next_ts(self) -> str:
+        """A fresh message timestamp, strictly greater than every earlier one."""
+        return self._clock.next(time.time())
+
+    def make_message_event(
+        self, user: User, channel_id: str, text: str, thread_ts: str | None
+    ) -> dict[str, Any]:
+        """A ``message`` event as Slack delivers it, with a fresh ``ts``."""
+        ts = self.next_ts()
+        team = self.workspace.team.id
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel": channel_id,
+            "user": user.id,
+            "text": text,
+            "ts": ts,
+            "team": team,
+            "event_ts": ts,
+            "source_team": team,
+            "user_team": team,
+            "suppress_notification": False,
+        }
+        if user.bot_id is not None:
+            event["bot_id"] = user.bot_id
+        if thread_ts is not None:
+            event["thread_ts"] = thread_ts
+        return event
+
+    async def deliver_to_channel(
+        self, event: dict[str, Any], channel_id: str, *, exclude_user: str | None = None
+    ) -> int:
+        """Send an event to every socket of the channel's members; returns sockets reached."""
+        members = self.workspace.members(channel_id)
+        skip = None if self.echo_own_messages else exclude_user
+        targets = [c for c in self._conns.values() if c.user.id in members and c.user.id != skip]
+        return await self._send_all(targets, event)
+
+    def _presence_events(self, conn: Connection, user_ids: Sequence[str]) -> list[dict[str, Any]]:
+        known = [u for u in dict.fromkeys(user_ids) if u in self.workspace.users]
+        if conn.batch_presence_aware:
+            events = []
+            for state in ("active", "away"):
+                users = [u for u in known if self.workspace.presence[u] == state]
+                if users:
+                    events.append({"type": "presence_change", "users": users, "presence": state})
+            return events
+        return [
+            {"type": "presence_change", "user": u, "presence": self.workspace.presence[u]}
+            for u in known
+        ]
+
+    async def send_presence_state(self, conn: Connection, user_ids: Sequence[str]) -> None:
+        """Send the current presence of ``user_ids`` to one connection, in its shape."""
+        for event in self._presence_events(conn, user_ids):
+            await conn.send(event)
+
+    async def _wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        check_number("timeout", timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result is not None and result is not False:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._changed is None:
+                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    # -- Python control API ------------------------------------------------------------------
+
+    async def post_message(
+        self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None
+    ) -> str:
+        """Post ``text`` as ``user_id`` (a member of ``channel_id``); every member's sockets get
+        the ``message`` event. Returns the message ``ts``.
+
+        Raises:
+            TypeError, ValueError: unknown user or channel, not a member, or empty text.
+        """
+        user = self.workspace.user(user_id)
+        self.workspace.channel(channel_id)
+        if not self.workspace.is_member(channel_id, user_id):
+            raise ValueError(f"user_id: {user_id!r} is not a member of {channel_id!r}")
+        if not isinstance(text, str):
+            raise TypeError("text must be a str")
+        if thread_ts is not None and not isinstance(thread_ts, str):
+            raise TypeError("thread_ts must be a str or None")
+        event = self.make_message_event(user, channel_id, text, thread_ts)
+        await self.deliver_to_channel(event, channel_id)
+        return str(event["ts"])
+
+    async def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
+        """Send any event to every socket (or only ``user_id``'s); returns sockets reached.
+
+        Raises:
+            TypeError: ``event`` is not a dict; ValueError: unknown ``user_id``.
+        """
+        if not isinstance(event, dict):
+            raise TypeError("event must be a dict")
+        if user_id is not None:
+            self.workspace.user(user_id)
+        return await self._send_all(self._targets(user_id), event)
+
+    async def set_presence(self, user_id: str, presence: Presence) -> int:
+        """Change a user's presence and send ``presence_change`` to the sockets that follow it
+        (subscribed to it, or not in ``presence_sub`` mode). Returns sockets reached."""
+        self.workspace.set_presence(user_id, presence)
+        reached = 0
+        for conn in list(self._conns.values()):
+            if user_id in conn.subscriptions or not conn.presence_sub:
+                for event in self._presence_events(conn, [user_id]):
+                    reached += await conn.send(event)
+        return reached
+
+    def clear_received(self) -> None:
+        """Forget the recorded frames."""
+        self.received.clear()
+
+    async def wait_for_frame(
+        self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 5.0
+    ) -> ReceivedFrame:
+        """The first recorded frame (already received or arriving later) matching ``predicate``.
+
+        Raises:
+            TimeoutError: none arrived within ``timeout`` seconds.
+        """
+        if not callable(predicate):
+            raise TypeError("predicate must be callable")
+        seen = 0
+
+        def check() -> ReceivedFrame | None:
+            nonlocal seen
+            frames = self.received
+            for frame in frames[seen:]:
+                if predicate(frame):
+                    return frame
+            seen = len(frames)
+            return None
+
+        result: ReceivedFrame = await self._wait(check, timeout, "a matching frame")
+        return result
+
+    async def wait_connections(self, n: int, timeout: float = 5.0) -> None:
+        """Wait until exactly ``n`` WebSockets are open.
+
+        Raises:
+            TimeoutError: the count was not reached in time.
+        """
+        check_count("n", n)
+        await self._wait(lambda: len(self._conns) == n, timeout, f"{n} connections")
+
+    def prepare_firehose(self, n: int) -> None:
+        """Encode the next :meth:`firehose` of ``n`` events now, so that the firehose itself
+        only writes (benchmarks call this before they start the clock). The prepared events
+        are used by the next ``firehose(n)`` with the same ``n``, once."""
+        check_count("n", n)
+        first_us = self._clock.reserve(n, time.time())
+        self._prepared[n] = _firehose.encode_messages(self.workspace, n, first_us)
+
+    async def firehose(self, n: int, user_id: str | None = None) -> int:
+        """Stream ``n`` pre-encoded realistic ``message`` events (``ts`` strictly increasing)
+        to every socket (or ``user_id``'s) as fast as each socket takes them, honouring flow
+        control. Returns the events sent, summed over the sockets.
+
+        Raises:
+            ValueError: ``n`` is negative or ``user_id`` is unknown.
+        """
+        check_count("n", n)
+        if user_id is not None:
+            self.workspace.user(user_id)
+        chunks = self._prepared.pop(n, None)
+        if chunks is None:
+            first_us = self._clock.reserve(n, time.time())
+            chunks = _firehose.encode_messages(self.workspace, n, first_us)
+        return await _firehose.stream(self._targets(user_id), chunks, n)
+
+    async def firehose_payloads(
+        self, payloads: Sequence[bytes | str | dict[str, Any]], user_id: str | None = None
+    ) -> int:
+        """Stream the caller's events (JSON text, bytes or dicts) like :meth:`firehose`."""
+        if user_id is not None:
+            self.workspace.user(user_id)
+        chunks = _firehose.encode_payloads(payloads)
+        return await _firehose.stream(self._targets(user_id), chunks, len(payloads))
+
+    def start_in_thread(self) -> EmulatorThread:
+        """Start this (not yet started) emulator on a background thread; returns its handle,
+        whose controls are blocking calls. Stop it with ``handle.stop()``."""
+        from slack_rtm.emulator.thread import EmulatorThread
+
+        return EmulatorThread(emulator=self).start()
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready snapshot: addresses, counters, connections and the workspace."""
+        return {
+            "api_url": self.api_url,
+            "team_id": self.team_id,
+            "bot_token": self.bot_token,
+            "bot_user_id": self.bot_user_id,
+            "user_tokens": self.user_tokens,
+            "general_channel_id": self.general_channel_id,
+            "connection_count": self.connection_count,
+            "connections": [
+                {
+                    "conn_id": c.id,
+                    "user_id": c.user.id,
+                    "batch_presence_aware": c.batch_presence_aware,
+                    "presence_sub": c.presence_sub,
+                }
+                for c in self._conns.values()
+            ],
+            "connect_calls": self.connect_calls,
+            "received_count": len(self.received),
+            "pong_enabled": self.pong_enabled,
+            "migrating": self.migrating,
+            "process_cpu_seconds": time.process_time(),
+            "workspace": self.workspace.to_dict(),
+        }

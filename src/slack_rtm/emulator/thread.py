@@ -1,0 +1,346 @@
+"""Run an :class:`Emulator` on a background thread with its own event loop.
+
+:class:`EmulatorThread` mirrors the emulator's controls as plain (blocking) methods, for sync
+code and tests; ``.aio`` holds awaitable twins for async code running on ANOTHER event loop, which
+must not block while it waits (say, for a frame its own client has yet to send).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
+from slack_rtm.emulator.server import Emulator
+from slack_rtm.emulator.workspace import Presence, Workspace
+
+__all__ = ["AsyncControls", "EmulatorThread"]
+
+T = TypeVar("T")
+
+_SLACK = 10.0  # seconds added to a wait's own timeout before the caller gives up on the thread
+
+
+class EmulatorThread:
+    """An :class:`Emulator` served by a daemon thread; every control is a blocking call.
+
+    Args:
+        workspace: the workspace (default: :meth:`Workspace.default`).
+        emulator: an existing, not yet started emulator to run instead (then pass no options).
+        **options: the :class:`Emulator` keyword options (host, port, write_rate, ...).
+
+    Use ``with EmulatorThread() as emu:`` or ``emu.start()`` / ``emu.stop()``.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace | None = None,
+        *,
+        emulator: Emulator | None = None,
+        **options: Any,
+    ) -> None:
+        if emulator is not None and (workspace is not None or options):
+            raise ValueError("emulator: pass either an emulator or its options, not both")
+        self.emulator = emulator if emulator is not None else Emulator(workspace, **options)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.aio = AsyncControls(self)
+
+    def __repr__(self) -> str:
+        return f"<EmulatorThread {self.emulator!r}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> EmulatorThread:
+        """Start the thread and the server; returns self once it listens.
+
+        Raises:
+            RuntimeError: already started; OSError: the address cannot be bound.
+        """
+        if self._thread is not None:
+            raise RuntimeError("the emulator thread is already started")
+        loop = asyncio.new_event_loop()
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.emulator.start())
+            except BaseException as exc:
+                started.set_exception(exc)
+                loop.close()
+                return
+            started.set_result(None)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        thread = threading.Thread(target=run, name="slack-rtm-emulator", daemon=True)
+        thread.start()
+        try:
+            started.result(timeout)
+        except BaseException:
+            thread.join(timeout)
+            raise
+        self._loop, self._thread = loop, thread
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and the thread; safe to call twice."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+        try:
+            asyncio.run_coroutine_threadsafe(self.emulator.stop(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+
+    def __enter__(self) -> EmulatorThread:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def future(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a coroutine on the emulator's loop; returns its future.
+
+        Raises:
+            RuntimeError: the thread is not running.
+        """
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("the emulator thread is not running: call start() first")
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run a coroutine on the emulator's loop and return its result (blocking)."""
+        return self.future(coro).result(timeout)
+
+    def _sync(self, fn: Callable[[], T]) -> T:
+        async def run() -> T:
+            return fn()
+
+        return self.call(run())
+
+    # -- read-only state ---------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL, e.g. ``http://127.0.0.1:PORT/api``."""
+        return self.emulator.api_url
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT``."""
+        return self.emulator.base_url
+
+    @property
+    def control_url(self) -> str:
+        """The HTTP control API base URL."""
+        return self.emulator.control_url
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        return self.emulator.port
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace (change it only through the controls while running)."""
+        return self.emulator.workspace
+
+    @property
+    def team_id(self) -> str:
+        """The team id."""
+        return self.emulator.team_id
+
+    @property
+    def bot_token(self) -> str:
+        """The default bot's token."""
+        return self.emulator.bot_token
+
+    @property
+    def bot_user_id(self) -> str:
+        """The default bot's user id."""
+        return self.emulator.bot_user_id
+
+    @property
+    def user_tokens(self) -> dict[str, str]:
+        """The people's tokens by user id."""
+        return self.emulator.user_tokens
+
+    @property
+    def general_channel_id(self) -> str:
+        """A public channel everyone is in."""
+        return self.emulator.general_channel_id
+
+    @property
+    def received(self) -> list[ReceivedFrame]:
+        """A copy of the frames clients sent so far."""
+        return self._sync(lambda: list(self.emulator.received))
+
+    @property
+    def connection_count(self) -> int:
+        """How many WebSockets are open."""
+        return self._sync(lambda: self.emulator.connection_count)
+
+    @property
+    def connect_calls(self) -> int:
+        """How many ``rtm.connect`` calls were answered."""
+        return self._sync(lambda: self.emulator.connect_calls)
+
+    @property
+    def connect_log(self) -> list[ConnectCall]:
+        """A copy of the answered ``rtm.connect`` calls."""
+        return self._sync(lambda: list(self.emulator.connect_log))
+
+    def state(self) -> dict[str, Any]:
+        """See :meth:`Emulator.state`."""
+        return self._sync(self.emulator.state)
+
+    # -- controls (blocking twins of the Emulator's) -----------------------------------------
+
+    def post_message(
+        self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None
+    ) -> str:
+        """See :meth:`Emulator.post_message`."""
+        return self.call(self.emulator.post_message(user_id, channel_id, text, thread_ts))
+
+    def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
+        """See :meth:`Emulator.inject_event`."""
+        return self.call(self.emulator.inject_event(event, user_id))
+
+    def set_presence(self, user_id: str, presence: Presence) -> int:
+        """See :meth:`Emulator.set_presence`."""
+        return self.call(self.emulator.set_presence(user_id, presence))
+
+    def send_goodbye(self, close_after: float | None = None) -> int:
+        """See :meth:`Emulator.send_goodbye`."""
+        return self.call(self.emulator.send_goodbye(close_after))
+
+    def start_migration(self, duration: float = 3.0) -> int:
+        """See :meth:`Emulator.start_migration`."""
+        return self.call(self.emulator.start_migration(duration))
+
+    def drop_connections(self, abrupt: bool = True, user_id: str | None = None) -> int:
+        """See :meth:`Emulator.drop_connections`."""
+        return self.call(self.emulator.drop_connections(abrupt, user_id))
+
+    def set_pong(self, enabled: bool) -> None:
+        """See :meth:`Emulator.set_pong`."""
+        self._sync(lambda: self.emulator.set_pong(enabled))
+
+    def fail_next_connects(self, n: int, error: str = "internal_error", status: int = 200) -> None:
+        """See :meth:`Emulator.fail_next_connects`."""
+        self._sync(lambda: self.emulator.fail_next_connects(n, error, status))
+
+    def rate_limit_next_connects(self, n: int, retry_after: int = 1) -> None:
+        """See :meth:`Emulator.rate_limit_next_connects`."""
+        self._sync(lambda: self.emulator.rate_limit_next_connects(n, retry_after))
+
+    def set_connect_rate_limit(self, per_minute: int | None, token: str | None = None) -> None:
+        """See :meth:`Emulator.set_connect_rate_limit`."""
+        self._sync(lambda: self.emulator.set_connect_rate_limit(per_minute, token))
+
+    def set_token_error(self, token: str, error: str | None) -> None:
+        """See :meth:`Emulator.set_token_error`."""
+        self._sync(lambda: self.emulator.set_token_error(token, error))
+
+    def clear_received(self) -> None:
+        """See :meth:`Emulator.clear_received`."""
+        self._sync(self.emulator.clear_received)
+
+    def wait_for_frame(
+        self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 5.0
+    ) -> ReceivedFrame:
+        """See :meth:`Emulator.wait_for_frame` (blocks this thread; use ``.aio`` from a loop)."""
+        return self.call(self.emulator.wait_for_frame(predicate, timeout), timeout + _SLACK)
+
+    def wait_connections(self, n: int, timeout: float = 5.0) -> None:
+        """See :meth:`Emulator.wait_connections`."""
+        self.call(self.emulator.wait_connections(n, timeout), timeout + _SLACK)
+
+    def firehose(self, n: int, user_id: str | None = None, timeout: float = 300.0) -> int:
+        """See :meth:`Emulator.firehose`."""
+        return self.call(self.emulator.firehose(n, user_id), timeout)
+
+    def firehose_payloads(
+        self,
+        payloads: Sequence[bytes | str | dict[str, Any]],
+        user_id: str | None = None,
+        timeout: float = 300.0,
+    ) -> int:
+        """See :meth:`Emulator.firehose_payloads`."""
+        return self.call(self.emulator.firehose_payloads(payloads, user_id), timeout)
+
+
+class AsyncControls:
+    """Awaitable twins of the :class:`EmulatorThread` controls, for code on another loop."""
+
+    def __init__(self, owner: EmulatorThread) -> None:
+        self._owner = owner
+
+    async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(self._owner.future(coro))
+
+    async def post_message(
+        self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None
+    ) -> str:
+        """See :meth:`Emulator.post_message`."""
+        return await self._run(
+            self._owner.emulator.post_message(user_id, channel_id, text, thread_ts)
+        )
+
+    async def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
+        """See :meth:`Emulator.inject_event`."""
+        return await self._run(self._owner.emulator.inject_event(event, user_id))
+
+    async def set_presence(self, user_id: str, presence: Presence) -> int:
+        """See :meth:`Emulator.set_presence`."""
+        return await self._run(self._owner.emulator.set_presence(user_id, presence))
+
+    async def send_goodbye(self, close_after: float | None = None) -> int:
+        """See :meth:`Emulator.send_goodbye`."""
+        return await self._run(self._owner.emulator.send_goodbye(close_after))
+
+    async def start_migration(self, duration: float = 3.0) -> int:
+        """See :meth:`Emulator.start_migration`."""
+        return await self._run(self._owner.emulator.start_migration(duration))
+
+    async def drop_connections(self, abrupt: bool = True, user_id: str | None = None) -> int:
+        """See :meth:`Emulator.drop_connections`."""
+        return await self._run(self._owner.emulator.drop_connections(abrupt, user_id))
+
+    async def wait_for_frame(
+        self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 5.0
+    ) -> ReceivedFrame:
+        """See :meth:`Emulator.wait_for_frame`."""
+        return await self._run(self._owner.emulator.wait_for_frame(predicate, timeout))
+
+    async def wait_connections(self, n: int, timeout: float = 5.0) -> None:
+        """See :meth:`Emulator.wait_connections`."""
+        await self._run(self._owner.emulator.wait_connections(n, timeout))
+
+    async def firehose(self, n: int, user_id: str | None = None) -> int:
+        """See :meth:`Emulator.firehose`."""
+        return await self._run(self._owner.emulator.firehose(n, user_id))
+
+    async def firehose_payloads(
+        self, payloads: Sequence[bytes | str | dict[str, Any]], user_id: str | None = None
+    ) -> int:
+        """See :meth:`Emulator.firehose_payloads`."""
+        return await self._run(self._owner.emulator.firehose_payloads(payloads, user_id))

@@ -1,0 +1,886 @@
+"""The RTM session without I/O: frames, commands and the time in; events and actions out.
+
+:class:`SessionCore` owns everything about a real-time session that does not need a socket or a
+clock: frame ids, pending replies, the keepalive schedule, the outgoing rate limiter, the queue of
+sends made while reconnecting, presence subscriptions, the state machine
+(:mod:`slack_rtm.session.state`) and every reconnect decision (PROTOCOL.md §3–5).
+
+A driver (:mod:`slack_rtm.aio`, the sync twin) feeds it and carries out what it asks::
+
+    core.start(now)                          # -> CallConnect
+    core.connect_succeeded(url, now)         # -> OpenSocket(conn_id, url)
+    core.receive(conn_id, frame_bytes, now)  # events appended to core.events
+    core.send_message(channel, text, now)    # -> a Send; SendFrame when it may go out
+    core.tick(now)                           # call at core.next_deadline()
+    core.socket_closed(conn_id, now, code)   # -> reconnect decisions
+    core.close(now)
+
+After every call the driver drains :meth:`take_actions` (in order) and :meth:`take_events`.
+Times are seconds on any monotonic clock, passed in; jitter comes from the ``rand`` callable.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import msgspec
+
+from slack_rtm import codes
+from slack_rtm.errors import (
+    ConnectionClosedError,
+    RateLimitedError,
+    RtmConnectErrorSchemaError,
+    SendError,
+    SendOutcomeUnknownError,
+    SendQueueFullError,
+    StateError,
+)
+from slack_rtm.session.actions import (
+    Action,
+    CallConnect,
+    CloseSocket,
+    OpenSocket,
+    Send,
+    SendDone,
+    SendFrame,
+    Stop,
+)
+from slack_rtm.session.config import SessionConfig
+from slack_rtm.session.events import (
+    Closed,
+    Connected,
+    Connecting,
+    Disconnected,
+    ErrorEvent,
+    Event,
+    Goodbye,
+    Hello,
+    Pong,
+    Reconnecting,
+    Reply,
+    TeamMigrationStarted,
+    decode_frame,
+)
+from slack_rtm.session.limits import TokenBucket, check_frame_size, check_text
+from slack_rtm.session.state import State, StateMachine
+
+__all__ = ["SessionCore"]
+
+_log = logging.getLogger("slack_rtm.session")
+
+_encode = msgspec.json.Encoder().encode
+_BIG_ID: Final = 2**53  # the widest id we could ever write, for size checks before queueing
+_MAX_PRESENCE_IDS: Final = 500
+# How Slack (and the emulator) start a message event: such a frame can be decoded later.
+_MESSAGE_PREFIX: Final = b'{"type":"message",'
+_MESSAGE_PREFIX_LEN: Final = len(_MESSAGE_PREFIX)
+
+# Frames that steer the session rather than only being delivered.
+_CONTROL: Final[frozenset[type]] = frozenset(
+    {Reply, Pong, Hello, Goodbye, TeamMigrationStarted, ErrorEvent}
+)
+
+# Where a connection attempt is.
+_WAIT: Final = "wait"  # waiting for the backoff delay
+_API: Final = "api"  # waiting for rtm.connect
+_SOCKET: Final = "socket"  # waiting for the WebSocket and its hello
+
+_OPENING: Final = "opening"
+_LIVE: Final = "live"
+_DRAINING: Final = "draining"  # replaced after a goodbye; still read until it closes
+_CLOSING: Final = "closing"
+
+
+class _Conn:
+    __slots__ = ("hello_at", "id", "role")
+
+    def __init__(self, conn_id: int) -> None:
+        self.id = conn_id
+        self.role = _OPENING
+        self.hello_at: float | None = None
+
+
+def _check_str(name: str, value: object, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not empty_ok and not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def _check_ids(name: str, ids: object) -> list[str]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"{name} must be a list of user ids, got {type(ids).__name__}")
+    out = list(ids)
+    for item in out:
+        _check_str(f"each of {name}", item)
+    return out
+
+
+def _dedup_key(item: Event, data: bytes | memoryview | str) -> object:
+    """What identifies one event across two sockets (PROTOCOL.md §4.1)."""
+    ts = getattr(item, "ts", None)
+    channel = getattr(item, "channel", None)
+    if isinstance(ts, str) and isinstance(channel, str):
+        return (item.type, getattr(item, "subtype", None), channel, ts)
+    event_ts = getattr(item, "event_ts", None)
+    if isinstance(event_ts, str):
+        return (item.type, event_ts)
+    # No identity: the frame itself (the same event is serialised the same way).
+    return data if isinstance(data, str) else bytes(data)
+
+
+class SessionCore:
+    """The session logic of one RTM client, without I/O.
+
+    Args:
+        config: keepalive, reconnect and rate settings (defaults when None).
+        rand: a source of uniform numbers in ``[0, 1)`` for backoff jitter; pass a seeded one
+            for reproducible behaviour.
+        logger: where decisions are logged (transitions at DEBUG); ``slack_rtm.session`` by
+            default.
+
+    Attributes:
+        events: events to deliver, in order (typed events and lifecycle events). Prefer
+            :meth:`take_events`.
+        error: the exception that ended the session, once closed because of one.
+    """
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        *,
+        rand: Callable[[], float] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if config is not None and not isinstance(config, SessionConfig):
+            raise TypeError(f"config must be a SessionConfig, got {type(config).__name__}")
+        self.config = config if config is not None else SessionConfig()
+        self._rand = rand if rand is not None else random.Random().random
+        self._log = logger if logger is not None else _log
+        self._sm = StateMachine(self._log)
+        self.events: list[Event | bytes] = []
+        self._actions: list[Action] = []
+        self.error: BaseException | None = None
+        # connections
+        self._conns: dict[int, _Conn] = {}
+        self._conn_seq = 0
+        self._current: int | None = None  # live, said hello
+        self._opening: int | None = None  # asked for, no hello yet
+        self._old: int | None = None  # replaced after goodbye, still open
+        # connection attempts
+        self._step: str | None = None
+        self._retry_at: float | None = None
+        self._hello_deadline: float | None = None
+        self._failures = 0
+        self._attempts = 0
+        self._extra_delay_next = 0.0
+        # sends
+        self._next_id = 0
+        self._outbox: deque[Send] = deque()
+        self._pings: deque[Send] = deque()
+        self._pending: dict[int, Send] = {}
+        self._bucket = TokenBucket(self.config.send_rate, self.config.send_burst)
+        self._presence: list[str] | None = None
+        # keepalive
+        self._last_rx = 0.0
+        self._ping_id: int | None = None
+        self._ping_sent_at = 0.0
+        self._paused = False
+        # de-duplication across a goodbye
+        self._dedup: dict[object, None] | None = None
+        self._dedup_until: float | None = None
+        self._closing_reason = ""
+        self.timers_dirty = False
+
+    # ------------------------------------------------------------------ outputs
+
+    @property
+    def state(self) -> State:
+        """The current :class:`~slack_rtm.session.state.State`."""
+        return self._sm.state
+
+    def take_events(self) -> list[Event]:
+        """The events produced since the last call, in order, decoded; the driver delivers them.
+
+        See :meth:`take_raw` for the faster form that leaves ordinary messages undecoded.
+        """
+        raw = self.take_raw()
+        return [decode_frame(e) if isinstance(e, bytes) else e for e in raw]
+
+    def take_raw(self) -> list[Event | bytes]:
+        """Like :meth:`take_events`, but ``message`` events may still be their frame (``bytes``).
+
+        Decode those with :func:`~slack_rtm.session.events.decode_frame` when delivering them:
+        decoding each just before use, rather than a whole read buffer at once, keeps the
+        working set small (many thousand events can arrive in one read). Such a frame is always
+        an ordinary ``message`` event: never a control frame the session must act on.
+        """
+        events = self.events
+        if events:
+            self.events = []
+        return events
+
+    def take_actions(self) -> list[Action]:
+        """The actions produced since the last call; carry them out in order."""
+        actions = self._actions
+        if actions:
+            self._actions = []
+        return actions
+
+    @property
+    def has_actions(self) -> bool:
+        """True when :meth:`take_actions` would return something."""
+        return bool(self._actions)
+
+    @property
+    def current_conn(self) -> int | None:
+        """The id of the socket that said hello and carries sends, if any."""
+        return self._current
+
+    @property
+    def pending_count(self) -> int:
+        """Sends not resolved yet (queued or waiting for a reply)."""
+        return len(self._outbox) + len(self._pings) + len(self._pending)
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` must next be called (None: nothing is scheduled).
+
+        Ask again after every call that produced actions, and after :meth:`receive` whenever
+        :attr:`timers_dirty` is set (a control frame arrived); ordinary events only ever move
+        the keepalive deadline later, so a timer armed earlier just finds nothing to do.
+        """
+        cfg = self.config
+        times: list[float] = []
+        if self._step == _WAIT and self._retry_at is not None:
+            times.append(self._retry_at)
+        if self._hello_deadline is not None:
+            times.append(self._hello_deadline)
+        if self._current is not None and not self._paused:
+            if self._ping_id is None:
+                times.append(self._last_rx + cfg.ping_interval)
+            else:
+                times.append(self._ping_sent_at + cfg.ping_timeout)
+            if self._outbox:
+                times.append(self._bucket.next_ready())
+        for send in self._pending.values():
+            if send.deadline is not None:
+                times.append(send.deadline)
+        if self._dedup_until is not None:
+            times.append(self._dedup_until)
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------ lifecycle inputs
+
+    def start(self, now: float) -> None:
+        """Begin connecting (IDLE -> CONNECTING): emits :class:`CallConnect`.
+
+        Raises:
+            StateError: the session was already started.
+        """
+        if self._sm.state is not State.IDLE:
+            raise StateError(f"the session is already {self._sm.state}; start() is called once")
+        self._sm.to(State.CONNECTING, "start")
+        self._bucket = TokenBucket(self.config.send_rate, self.config.send_burst, now)
+        self._begin_attempt()
+
+    def connect_succeeded(self, url: str, now: float) -> int | None:
+        """``rtm.connect`` answered with ``url``: emits :class:`OpenSocket`.
+
+        Returns:
+            The new socket's id, or None when the answer came too late (closing) and is ignored.
+        """
+        if self._step != _API or not self._sm.is_open:
+            return None
+        self._conn_seq += 1
+        conn = _Conn(self._conn_seq)
+        self._conns[conn.id] = conn
+        self._opening = conn.id
+        self._step = _SOCKET
+        self._hello_deadline = now + self.config.hello_timeout
+        self._actions.append(OpenSocket(conn.id, url))
+        return conn.id
+
+    def connect_failed(self, error: BaseException, now: float) -> None:
+        """``rtm.connect`` failed with ``error``: retry with backoff, or stop if it is fatal."""
+        if self._step != _API or not self._sm.is_open:
+            return
+        self._step = None
+        if isinstance(error, RtmConnectErrorSchemaError) and codes.is_fatal(error.error):
+            self._log.error("rtm.connect failed with %r: not retrying", error.error)
+            self._shutdown(now, f"rtm.connect failed: {error.error}", error)
+            return
+        retry_after: float | None = None
+        extra = 0.0
+        if isinstance(error, RateLimitedError):
+            retry_after = error.retry_after
+        elif isinstance(error, RtmConnectErrorSchemaError) and (
+            error.error == codes.MIGRATION_IN_PROGRESS
+        ):
+            extra = self.config.migration_delay
+        self._schedule_retry(now, f"rtm.connect failed: {_describe(error)}", error,
+                             retry_after=retry_after, extra=extra)
+
+    def socket_opened(self, conn_id: int, now: float) -> None:
+        """The WebSocket handshake of ``conn_id`` completed (the hello may already be in)."""
+        self._log.debug("socket %d open", conn_id)
+
+    def socket_failed(self, conn_id: int, error: BaseException, now: float) -> None:
+        """Opening socket ``conn_id`` failed: retry with backoff."""
+        conn = self._conns.pop(conn_id, None)
+        if conn is None:
+            return
+        if conn_id == self._opening:
+            self._opening = None
+            self._hello_deadline = None
+            self._step = None
+            if self._sm.is_open:
+                self._schedule_retry(now, f"WebSocket failed: {_describe(error)}", error)
+        self._maybe_closed(now)
+
+    def socket_closed(self, conn_id: int, now: float, code: int | None = None,
+                      reason: str = "") -> None:
+        """Socket ``conn_id`` is closed (by either side, or lost). Decides what happens next."""
+        conn = self._conns.pop(conn_id, None)
+        if conn is None:
+            return
+        why = f"closed by the server (code {code})" if code is not None else "connection lost"
+        if reason:
+            why = f"{why}: {reason}"
+        self._lost(conn, now, why, code)
+        self._maybe_closed(now)
+
+    def set_reading_paused(self, paused: bool, now: float) -> None:
+        """The driver stopped (True) or resumed (False) reading because events back up.
+
+        While paused no keepalive deadline runs: a reply cannot be seen while not reading.
+        """
+        if paused == self._paused:
+            return
+        self._paused = paused
+        if not paused:
+            self._last_rx = now
+            if self._ping_id is not None:
+                self._ping_sent_at = now
+
+    def close(self, now: float, reason: str = "closed by the user") -> None:
+        """Close the session: every send resolves with :class:`ConnectionClosedError`.
+
+        Emits :class:`CloseSocket` for each open socket (then CLOSING until they report closed)
+        or, with none open, goes straight to CLOSED. Calling it again does nothing.
+        """
+        if self._sm.state in (State.CLOSING, State.CLOSED):
+            return
+        self._shutdown(now, reason, None)
+
+    def fail(self, error: BaseException, now: float) -> None:
+        """Stop the session because of ``error`` (the driver refused something it cannot fix).
+
+        Like :meth:`close`, but :attr:`error` is set and sends fail with it as the cause.
+        """
+        if self._sm.state in (State.CLOSING, State.CLOSED):
+            return
+        self._shutdown(now, f"stopped: {_describe(error)}", error)
+
+    # ------------------------------------------------------------------ frames
+
+    def receive(self, conn_id: int, data: bytes | memoryview | str, now: float) -> None:
+        """A text frame arrived on socket ``conn_id``. Events go to :attr:`events`.
+
+        Never raises for bad input: a malformed frame is delivered as an event.
+        """
+        self.receive_many(conn_id, (data,), now)
+
+    def receive_many(self, conn_id: int, frames: Iterable[bytes | memoryview | str],
+                     now: float) -> None:
+        """Text frames that arrived together on socket ``conn_id`` (one read), in order.
+
+        The hot path: one decode and one type check per frame for ordinary events.
+        """
+        self._last_rx = now
+        control = _CONTROL
+        prefix = _MESSAGE_PREFIX
+        cut = _MESSAGE_PREFIX_LEN
+        events = self.events
+        append = events.append
+        dedup = self._dedup is not None
+        for data in frames:
+            if data[:cut] == prefix and not dedup and isinstance(data, bytes):
+                append(data)  # an ordinary message: decoded when delivered (see take_raw)
+                continue
+            item = decode_frame(data)
+            if type(item) in control:
+                self.timers_dirty = True  # a control frame may move a deadline earlier
+                self._control(conn_id, item, now)
+                dedup = self._dedup is not None
+            elif not dedup or not self._is_dup(item, data):
+                append(item)
+
+    def _is_dup(self, item: Event, data: bytes | memoryview | str) -> bool:
+        seen = self._dedup
+        assert seen is not None
+        key = _dedup_key(item, data)
+        if key in seen:
+            self._log.debug("dropped a duplicate %s event seen on both sockets", item.type)
+            return True
+        seen[key] = None
+        if len(seen) > self.config.dedup_capacity:
+            del seen[next(iter(seen))]
+        return False
+
+    def _control(self, conn_id: int, item: object, now: float) -> None:
+        if isinstance(item, Reply):
+            self._on_reply(item, now)
+        elif isinstance(item, Pong):
+            self._on_pong(item, now)
+        elif isinstance(item, Hello):
+            if conn_id == self._opening:
+                self._on_hello(conn_id, item, now)
+            else:
+                self._log.debug("ignored a hello on socket %d", conn_id)
+        elif isinstance(item, Goodbye):
+            self.events.append(item)
+            if conn_id == self._current:
+                self._on_goodbye(conn_id, now)
+        elif isinstance(item, TeamMigrationStarted):
+            self.events.append(item)
+            if conn_id == self._current:
+                self._actions.append(CloseSocket(conn_id, 1000, "team migration", abort=False))
+                conn = self._conns.pop(conn_id)
+                self._lost(conn, now, "team_migration_started", None)
+        elif isinstance(item, ErrorEvent):
+            if conn_id == self._opening:
+                self._on_error_before_hello(conn_id, item, now)
+            else:
+                self.events.append(item)
+
+    def _on_reply(self, reply: Reply, now: float) -> None:
+        send = self._pending.pop(reply.reply_to, None) if reply.reply_to is not None else None
+        if send is None:
+            if reply.ok is False:
+                self._log.warning("Slack refused frame %s: %s", reply.reply_to,
+                                  _reply_error(reply))
+            else:
+                self._log.debug("reply to unknown frame %s", reply.reply_to)
+            return
+        if reply.ok is False:
+            code, msg = _reply_code_msg(reply)
+            self._resolve(send, error=SendError(code, msg, reply.reply_to))
+        else:
+            self._resolve(send, result=reply)
+
+    def _on_pong(self, pong: Pong, now: float) -> None:
+        reply_to = pong.reply_to
+        if reply_to is not None and reply_to == self._ping_id:
+            self._ping_id = None
+            return
+        send = self._pending.get(reply_to) if reply_to is not None else None
+        if send is not None and send.kind == "ping":
+            del self._pending[reply_to]  # type: ignore[arg-type]
+            sent_at = send.sent_at if send.sent_at is not None else now
+            self._resolve(send, result=max(0.0, now - sent_at))
+
+    def _on_hello(self, conn_id: int, hello: Hello, now: float) -> None:
+        conn = self._conns[conn_id]
+        conn.role = _LIVE
+        conn.hello_at = now
+        self._opening = None
+        self._current = conn_id
+        self._step = None
+        self._hello_deadline = None
+        attempt = self._attempts + 1
+        self._attempts = 0
+        self._ping_id = None
+        self._last_rx = now
+        self._sm.to(State.CONNECTED, f"hello on socket {conn_id}")
+        self.events.append(Connected(attempt=attempt))
+        self.events.append(hello)
+        if self._old is not None:
+            # make-before-break: the new socket is live, now retire the old one.
+            old = self._conns.get(self._old)
+            if old is not None:
+                old.role = _CLOSING
+                self._actions.append(CloseSocket(old.id, 1000, "replaced after goodbye"))
+        for send in self._pending.values():
+            if send.conn_id != conn_id and send.deadline is not None:
+                send.deadline = max(send.deadline, now + self.config.reply_grace)
+        if self._presence:
+            self._outbox.appendleft(
+                Send("presence_sub", {"type": "presence_sub", "ids": list(self._presence)},
+                     internal=True)
+            )
+        self._flush(now)
+
+    def _on_goodbye(self, conn_id: int, now: float) -> None:
+        self._log.info("goodbye from the server: connecting a new socket before closing this one")
+        conn = self._conns[conn_id]
+        conn.role = _DRAINING
+        self._old = conn_id
+        self._current = None
+        self._ping_id = None
+        if self._dedup is None:
+            self._dedup = {}
+        self._dedup_until = None
+        self._sm.to(State.RECONNECTING, "goodbye")
+        self.events.append(Reconnecting(delay=0.0, attempt=1, reason="goodbye"))
+        self._begin_attempt()
+
+    def _on_error_before_hello(self, conn_id: int, item: ErrorEvent, now: float) -> None:
+        code, msg = _error_code_msg(item)
+        why = "the socket URL expired" if code == 1 else f"error {code}: {msg}"
+        self._log.info("socket %d refused before hello: %s; getting a new URL", conn_id, why)
+        self._actions.append(CloseSocket(conn_id, 1000, "error before hello"))
+        self._conns.pop(conn_id, None)
+        self._opening = None
+        self._hello_deadline = None
+        self._step = None
+        self._schedule_retry(now, why, None)
+
+    # ------------------------------------------------------------------ losing a socket
+
+    def _lost(self, conn: _Conn, now: float, why: str, code: int | None) -> None:
+        conn_id = conn.id
+        for send in self._pending.values():
+            if send.conn_id == conn_id:
+                grace = now + self.config.reply_grace
+                send.deadline = grace if send.deadline is None else min(send.deadline, grace)
+        if conn_id == self._old:
+            self._old = None
+            if self._dedup is not None:
+                self._dedup_until = now + self.config.dedup_grace
+            return
+        if not self._sm.is_open:
+            return
+        if conn_id == self._opening:
+            self._opening = None
+            self._hello_deadline = None
+            self._step = None
+            self._schedule_retry(now, why, None)
+            return
+        if conn_id != self._current:
+            return
+        self._current = None
+        self._ping_id = None
+        self.events.append(Disconnected(reason=why, code=code))
+        healthy = conn.hello_at is not None and now - conn.hello_at >= self.config.healthy_after
+        self._sm.to(State.RECONNECTING, why)
+        if healthy:
+            self._failures = 0
+            self.events.append(Reconnecting(delay=0.0, attempt=1, reason=why))
+            self._begin_attempt()
+        else:
+            self._schedule_retry(now, why, None)
+
+    def _schedule_retry(self, now: float, why: str, error: BaseException | None, *,
+                        retry_after: float | None = None, extra: float = 0.0) -> None:
+        cfg = self.config
+        self._attempts += 1
+        if cfg.max_attempts is not None and self._attempts >= cfg.max_attempts:
+            err = error if error is not None else ConnectionClosedError(
+                f"gave up after {self._attempts} failed connection attempts: {why}")
+            self._shutdown(now, f"gave up after {self._attempts} attempts", err)
+            return
+        delay = cfg.backoff.delay(self._failures, self._rand(), retry_after) + extra
+        self._failures += 1
+        attempt = self._attempts + 1
+        if self._sm.state is State.CONNECTED:
+            self._sm.to(State.RECONNECTING, why)
+        self._log.info("reconnecting in %.3f s (attempt %d): %s", delay, attempt, why)
+        self.events.append(Reconnecting(delay=delay, attempt=attempt, reason=why))
+        if delay <= 0:
+            self._begin_attempt()
+        else:
+            self._step = _WAIT
+            self._retry_at = now + delay
+
+    def _begin_attempt(self) -> None:
+        self._step = _API
+        self._retry_at = None
+        attempt = self._attempts + 1
+        self.events.append(Connecting(attempt=attempt))
+        self._actions.append(CallConnect(attempt))
+
+    def _shutdown(self, now: float, reason: str, error: BaseException | None) -> None:
+        if self._sm.state is State.CLOSED:
+            return
+        self.error = error
+        self._step = None
+        self._retry_at = None
+        self._hello_deadline = None
+        self._current = self._opening = self._old = None
+        self._ping_id = None
+        self._dedup = None
+        self._dedup_until = None
+        closed = ConnectionClosedError(
+            "the session was closed before this completed"
+            if error is None else f"the session stopped: {reason}"
+        )
+        for queue in (self._outbox, self._pings):
+            while queue:
+                send = queue.popleft()
+                self._resolve(send, error=_chain(closed, error))
+        pending = list(self._pending.values())
+        self._pending.clear()
+        for send in pending:
+            self._resolve(send, error=_chain(closed, error))
+        for conn in self._conns.values():
+            if conn.role != _CLOSING:
+                conn.role = _CLOSING
+                self._actions.append(CloseSocket(conn.id, 1000, "client closing"))
+        self._closing_reason = reason
+        if self._conns:
+            if self._sm.state is not State.CLOSING:
+                self._sm.to(State.CLOSING, reason)
+        else:
+            self._finish_close(reason)
+
+    def _maybe_closed(self, now: float) -> None:
+        if self._sm.state is State.CLOSING and not self._conns:
+            self._finish_close(self._closing_reason)
+
+    def _finish_close(self, reason: str) -> None:
+        self._sm.to(State.CLOSED, reason)
+        error = self.error
+        self.events.append(Closed(reason=reason, error=None if error is None else _describe(error)))
+        self._actions.append(Stop(self.error))
+
+    # ------------------------------------------------------------------ timers
+
+    def tick(self, now: float) -> None:
+        """Run whatever is due at ``now``: reconnect, hello timeout, keepalive, sends, timeouts."""
+        cfg = self.config
+        if self._step == _WAIT and self._retry_at is not None and now >= self._retry_at:
+            self._begin_attempt()
+        if self._hello_deadline is not None and now >= self._hello_deadline:
+            conn_id = self._opening
+            self._hello_deadline = None
+            if conn_id is not None:
+                self._actions.append(CloseSocket(conn_id, 1000, "no hello", abort=True))
+                conn = self._conns.pop(conn_id)
+                self._lost(conn, now, f"no hello within {cfg.hello_timeout} s", None)
+        current = self._current
+        if current is not None and not self._paused:
+            if self._ping_id is not None and self._last_rx > self._ping_sent_at:
+                self._ping_id = None  # something arrived after the ping: the link is alive
+            if self._ping_id is None:
+                if now - self._last_rx >= cfg.ping_interval:
+                    self._send_keepalive(current, now)
+            elif now - self._ping_sent_at >= cfg.ping_timeout:
+                self._log.warning("no reply to ping within %s s: the link is dead",
+                                  cfg.ping_timeout)
+                self._actions.append(CloseSocket(current, 1000, "keepalive timeout", abort=True))
+                conn = self._conns.pop(current)
+                self._lost(conn, now, f"no pong within {cfg.ping_timeout} s", None)
+        if self._pending:
+            self._expire_pending(now)
+        if self._dedup_until is not None and now >= self._dedup_until:
+            self._dedup = None
+            self._dedup_until = None
+        self._flush(now)
+        self._maybe_closed(now)
+
+    def _send_keepalive(self, conn_id: int, now: float) -> None:
+        self._next_id += 1
+        self._ping_id = self._next_id
+        self._ping_sent_at = now
+        frame = {"id": self._ping_id, "type": "ping", "time": int(now * 1000)}
+        self._actions.append(SendFrame(conn_id, _encode(frame)))
+
+    def _expire_pending(self, now: float) -> None:
+        expired = [s for s in self._pending.values()
+                   if s.deadline is not None and now >= s.deadline]
+        for send in expired:
+            assert send.frame_id is not None
+            del self._pending[send.frame_id]
+            if send.conn_id == self._current:
+                msg = (f"no reply to frame {send.frame_id} within {self.config.reply_timeout} s; "
+                       "it may or may not have been delivered")
+            else:
+                msg = (f"the connection was lost after frame {send.frame_id} was written and "
+                       "before its reply; it may or may not have been delivered")
+            self._resolve(send, error=SendOutcomeUnknownError(msg))
+
+    # ------------------------------------------------------------------ commands
+
+    def send_message(self, channel: str, text: str, now: float, *, thread_ts: str | None = None,
+                     reply_broadcast: bool | None = None) -> Send:
+        """Queue a message; it goes out when connected and the rate limiter allows.
+
+        Returns:
+            The :class:`Send`; resolved with the ack (``Reply``) or a :class:`SendError`.
+
+        Raises:
+            TypeError, ValueError: an argument is of the wrong type or empty.
+            FrameTooLargeError: text over 4,000 characters or the frame over 16 KB.
+            SendQueueFullError: too many sends already waiting.
+            StateError: the session was never started.
+            ConnectionClosedError: the session is closed.
+        """
+        _check_str("channel", channel)
+        _check_str("text", text)
+        if thread_ts is not None:
+            _check_str("thread_ts", thread_ts)
+        if reply_broadcast is not None and not isinstance(reply_broadcast, bool):
+            raise TypeError(f"reply_broadcast must be a bool, got {type(reply_broadcast).__name__}")
+        check_text(text)
+        payload: dict[str, Any] = {"type": "message", "channel": channel, "text": text}
+        if thread_ts is not None:
+            payload["thread_ts"] = thread_ts
+        if reply_broadcast is not None:
+            payload["reply_broadcast"] = reply_broadcast
+        return self._submit("message", payload, now)
+
+    def send_typing(self, channel: str, now: float) -> Send:
+        """Queue a typing indicator for ``channel`` (resolved once written; Slack sends no ack).
+
+        Raises:
+            The same as :meth:`send_message`.
+        """
+        _check_str("channel", channel)
+        return self._submit("typing", {"type": "typing", "channel": channel}, now)
+
+    def subscribe_presence(self, user_ids: Iterable[str], now: float) -> Send:
+        """Replace the presence subscription with ``user_ids``; re-sent after every ``hello``.
+
+        When not connected the list is only kept and the returned :class:`Send` is already done.
+
+        Raises:
+            The same as :meth:`send_message`.
+        """
+        ids = _check_ids("user_ids", user_ids)
+        payload = {"type": "presence_sub", "ids": ids}
+        self._check_size(payload)
+        self._check_open()
+        self._presence = ids
+        if self._sm.state is State.CONNECTED:
+            return self._submit("presence_sub", payload, now)
+        send = Send("presence_sub", payload)
+        self._resolve(send, result=None)
+        return send
+
+    def query_presence(self, user_ids: Iterable[str], now: float) -> Send:
+        """Ask for the presence of up to 500 users; answered by ``presence_change`` events.
+
+        Raises:
+            ValueError: no ids, or more than 500.
+            The rest as :meth:`send_message`.
+        """
+        ids = _check_ids("user_ids", user_ids)
+        if not ids:
+            raise ValueError("user_ids must not be empty")
+        if len(ids) > _MAX_PRESENCE_IDS:
+            raise ValueError(f"user_ids holds {len(ids)} ids; at most {_MAX_PRESENCE_IDS}")
+        return self._submit("presence_query", {"type": "presence_query", "ids": ids}, now)
+
+    def ping(self, now: float) -> Send:
+        """Queue a JSON ping; resolved with the round trip in seconds when the pong arrives.
+
+        Pings are not rate limited. While reconnecting they wait for the next ``hello``.
+
+        Raises:
+            SendQueueFullError, StateError, ConnectionClosedError: as :meth:`send_message`.
+        """
+        self._check_open()
+        if len(self._pings) >= self.config.max_queued_sends:
+            raise SendQueueFullError(f"{len(self._pings)} pings are already waiting")
+        send = Send("ping", {"type": "ping"})
+        self._pings.append(send)
+        self._flush(now)
+        return send
+
+    def _check_open(self) -> None:
+        state = self._sm.state
+        if state is State.IDLE:
+            raise StateError("the session is not started: connect first")
+        if state in (State.CLOSING, State.CLOSED):
+            raise ConnectionClosedError(f"the session is {state}")
+
+    def _check_size(self, payload: dict[str, Any]) -> None:
+        check_frame_size(len(_encode({"id": _BIG_ID, **payload})))
+
+    def _submit(self, kind: str, payload: dict[str, Any], now: float) -> Send:
+        self._check_size(payload)
+        self._check_open()
+        limit = self.config.max_queued_sends
+        if len(self._outbox) >= limit:
+            raise SendQueueFullError(
+                f"{len(self._outbox)} sends are already waiting to go out (max_queued_sends="
+                f"{limit}); wait for some to complete"
+            )
+        send = Send(kind, payload)
+        self._outbox.append(send)
+        self._flush(now)
+        return send
+
+    def _flush(self, now: float) -> None:
+        conn_id = self._current
+        if conn_id is None or self._sm.state is not State.CONNECTED:
+            return
+        while self._pings:
+            self._write(self._pings.popleft(), conn_id, now)
+        outbox = self._outbox
+        bucket = self._bucket
+        while outbox and bucket.try_take(now):
+            self._write(outbox.popleft(), conn_id, now)
+
+    def _write(self, send: Send, conn_id: int, now: float) -> None:
+        self._next_id += 1
+        frame_id = self._next_id
+        send.frame_id = frame_id
+        send.conn_id = conn_id
+        send.sent_at = now
+        frame = {"id": frame_id, **send.payload}
+        if send.kind == "ping":
+            frame["time"] = int(now * 1000)
+        self._actions.append(SendFrame(conn_id, _encode(frame)))
+        if send.needs_reply:
+            send.deadline = now + self.config.reply_timeout
+            self._pending[frame_id] = send
+        else:
+            self._resolve(send, result=None)
+
+    def _resolve(self, send: Send, *, result: object = None,
+                 error: BaseException | None = None) -> None:
+        if send.done:
+            return
+        send.done = True
+        send.result = result
+        send.error = error
+        if not send.internal:
+            self._actions.append(SendDone(send))
+
+
+def _chain(error: BaseException, cause: BaseException | None) -> BaseException:
+    if cause is None:
+        return error
+    new = type(error)(*error.args)
+    new.__cause__ = cause
+    return new
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _reply_code_msg(reply: Reply) -> tuple[int | None, str]:
+    err = reply.error
+    if err is None:
+        return None, "no error detail in the reply"
+    return err.code, err.msg or "no error message in the reply"
+
+
+def _reply_error(reply: Reply) -> str:
+    code, msg = _reply_code_msg(reply)
+    return f"code {code}: {msg}"
+
+
+def _error_code_msg(item: ErrorEvent) -> tuple[int | None, str]:
+    err = item.error
+    if err is None:
+        return None, "no error detail"
+    return err.code, err.msg

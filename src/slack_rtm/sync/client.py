@@ -1,0 +1,354 @@
+"""The synchronous RTM client: the asyncio ``RtmClient`` run on one background thread.
+
+One implementation, two fronts: every method here submits the matching coroutine of the asyncio
+client to a private event loop running on a background thread and waits for its result. The
+names and their order mirror :mod:`slack_rtm.aio.client`; only the waiting differs.
+
+Threads: one event-loop thread while connected, plus one handler thread once a handler has run
+(so a slow sync handler never blocks reading or keepalive). :meth:`RtmClient.close` stops and
+joins both; nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from slack_rtm.aio.client import RtmClient as AsyncRtmClient
+from slack_rtm.aio.handlers import Handler
+from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
+from slack_rtm.errors import ConnectionClosedError, StateError
+from slack_rtm.session.events import Event, Reply, validate_type_name
+from slack_rtm.session.state import State
+
+__all__ = ["RtmClient"]
+
+T = TypeVar("T")
+H = TypeVar("H", bound=Handler)
+
+
+class RtmClient:
+    """A Slack RTM session for plain synchronous code.
+
+    Takes the same arguments as :class:`slack_rtm.aio.RtmClient` (token first, the rest by
+    keyword) and has the same methods without ``await``::
+
+        with RtmClient(token) as rtm:
+            ack = rtm.send_message(channel, "hi")
+            for event in rtm:
+                ...
+
+    Handlers registered with :meth:`on` are plain functions; they run one at a time, in order,
+    on a handler thread of this client.
+
+    Raises:
+        TypeError, ValueError: as :class:`slack_rtm.aio.RtmClient`, before any I/O.
+    """
+
+    def __init__(self, token: str, **options: Any) -> None:
+        self._client = AsyncRtmClient(token, **options)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._handler_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._wrapped: dict[Handler, Handler] = {}
+        self._lock = threading.Lock()
+        self._close_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return repr(self._client).replace("RtmClient(", "sync.RtmClient(", 1)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def state(self) -> State:
+        """Where the session is: idle, connecting, connected, reconnecting, closing, closed."""
+        return self._client.state
+
+    @property
+    def self(self) -> RtmConnectSelf:
+        """Who we are connected as (``id``, ``name``). Raises StateError before connect()."""
+        return self._client.self
+
+    @property
+    def team(self) -> RtmConnectTeam:
+        """The workspace (``id``, ``name``, ``domain``). Raises StateError before connect()."""
+        return self._client.team
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that stopped the session, if any."""
+        return self._client.error
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The threads this client runs right now (for tests and diagnostics)."""
+        found = [t for t in (self._thread,) if t is not None and t.is_alive()]
+        pool = self._handler_pool
+        if pool is not None:
+            found.extend(t for t in getattr(pool, "_threads", ()) if t.is_alive())
+        return tuple(found)
+
+    # ------------------------------------------------------------------ handlers
+
+    def on(self, event_type: str, subtype: str | None = None) -> Callable[[H], H]:
+        """Decorator: call the function for each event of ``event_type`` (``"*"``: all).
+
+        An exception in a handler is logged and delivered as a ``HandlerError`` event.
+
+        Raises:
+            TypeError, ValueError: a bad ``event_type`` or ``subtype``.
+        """
+        validate_type_name(event_type)
+        if subtype is not None and (not isinstance(subtype, str) or not subtype):
+            raise TypeError(f"subtype must be a non-empty str or None, got {subtype!r}")
+
+        def register(func: H) -> H:
+            self.add_handler(event_type, func, subtype=subtype)
+            return func
+
+        return register
+
+    def add_handler(self, event_type: str, handler: Handler, *, subtype: str | None = None) -> None:
+        """Register a plain function as a handler (see :meth:`on`).
+
+        Raises:
+            TypeError, ValueError: a bad argument.
+        """
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, got {type(handler).__name__}")
+        if asyncio.iscoroutinefunction(handler):
+            raise TypeError("the sync client takes plain functions; use slack_rtm.aio for async")
+
+        async def on_handler_thread(event: Event) -> None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._handlers_executor(), handler, event)
+
+        on_handler_thread.__qualname__ = getattr(handler, "__qualname__", "handler")
+        on_handler_thread.__module__ = getattr(handler, "__module__", __name__)
+        self._wrapped[handler] = on_handler_thread
+        self._call_soon(self._client.add_handler, event_type, on_handler_thread, subtype=subtype)
+
+    def remove_handler(self, handler: Handler) -> bool:
+        """Unregister ``handler``; True if it was registered."""
+        wrapped = self._wrapped.pop(handler, None)
+        return wrapped is not None and self._client.remove_handler(wrapped)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def connect(self) -> RtmClient:
+        """Call ``rtm.connect``, open the WebSocket and wait for ``hello``.
+
+        Raises:
+            StateError: already started.
+            SlackRtmError: as :meth:`slack_rtm.aio.RtmClient.connect`.
+        """
+        with self._lock:
+            if self._thread is not None:
+                raise StateError(f"connect() is called once; the client is {self.state}")
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+            thread = threading.Thread(
+                target=_run_loop, args=(loop, ready), name="slack-rtm-loop", daemon=True
+            )
+            thread.start()
+            ready.wait()
+            self._loop, self._thread = loop, thread
+        try:
+            self._run(self._client.connect())
+        except BaseException:
+            self._stop_threads()
+            raise
+        return self
+
+    def __enter__(self) -> RtmClient:
+        return self.connect()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the session and stop this client's threads. Idempotent; safe in every state.
+
+        Pending sends fail with ``ConnectionClosedError``.
+        """
+        with self._close_lock:  # a second caller waits for the first, then finds it done
+            if self._loop is None:
+                self._run_here(self._client.close())
+                return
+            try:
+                if self._loop.is_running():
+                    self._run(self._client.close())
+            finally:
+                self._stop_threads()
+
+    def wait_closed(self, timeout: float | None = None) -> None:
+        """Block until the session ends (by :meth:`close` from another thread, or an error).
+
+        Raises:
+            SlackRtmError: the error that stopped the session.
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        try:
+            self._run(self._client.wait_closed(), timeout=timeout)
+        except ConnectionClosedError:
+            # close() on another thread stopped the loop just as the wait ended.
+            if self.state is not State.CLOSED:
+                raise
+            if self._client.error is not None:
+                raise self._client.error from None
+
+    def run(self) -> None:
+        """Blocking: connect and dispatch events to handlers until :meth:`close` or Ctrl-C.
+
+        Raises:
+            SlackRtmError: the error that stopped the session (e.g. ``invalid_auth``).
+        """
+        try:
+            if self._thread is None:
+                self.connect()
+            self.wait_closed()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    # ------------------------------------------------------------------ events out
+
+    def __iter__(self) -> Iterator[Event]:
+        """Every event, in order, until the session ends (handlers run before each is yielded).
+
+        Raises:
+            StateError: not connected.
+            SlackRtmError: the error that stopped the session.
+        """
+        if self._loop is None:
+            raise StateError("connect first (with rtm: for event in rtm)")
+        events = self._client.__aiter__()
+
+        async def next_event() -> Event:
+            return await events.__anext__()
+
+        try:
+            while True:
+                try:
+                    yield self._run(next_event())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if self._loop is not None and self._loop.is_running():
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    self._run(aclose())
+
+    # ------------------------------------------------------------------ sends
+
+    def send_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        reply_broadcast: bool | None = None,
+    ) -> Reply:
+        """Post ``text`` to ``channel`` and wait for Slack's ack (``.ts``, ``.text``).
+
+        Raises:
+            As :meth:`slack_rtm.aio.RtmClient.send_message`.
+        """
+        return self._run(
+            self._client.send_message(
+                channel, text, thread_ts=thread_ts, reply_broadcast=reply_broadcast
+            )
+        )
+
+    def send_typing(self, channel: str) -> None:
+        """Show "typing…" in ``channel``."""
+        self._run(self._client.send_typing(channel))
+
+    def subscribe_presence(self, user_ids: Iterable[str]) -> None:
+        """Replace the presence subscription with ``user_ids``; re-sent after every reconnect."""
+        self._run(self._client.subscribe_presence(list(user_ids)))
+
+    def query_presence(self, user_ids: Iterable[str]) -> None:
+        """Ask for the presence of up to 500 users (answered by ``presence_change`` events)."""
+        self._run(self._client.query_presence(list(user_ids)))
+
+    def ping(self) -> float:
+        """Send a JSON ping and return the round trip in seconds."""
+        return self._run(self._client.ping())
+
+    # ------------------------------------------------------------------ the thread
+
+    def _handlers_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._handler_pool is None:
+                self._handler_pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="slack-rtm-handlers"
+                )
+            return self._handler_pool
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            coro.close()
+            raise StateError("the client is not connected: call connect() first")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"no result within {timeout} s") from None
+        except concurrent.futures.CancelledError:
+            # close() from another thread stopped the loop while this call waited.
+            raise ConnectionClosedError("the client was closed while this call waited") from None
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+
+    def _run_here(self, coro: Coroutine[Any, Any, None]) -> None:
+        asyncio.run(coro)
+
+    def _call_soon(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        loop = self._loop
+        if loop is not None and loop.is_running():
+
+            async def call() -> None:
+                func(*args, **kwargs)
+
+            self._run(call())
+        else:
+            func(*args, **kwargs)
+
+    def _stop_threads(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+        pool, self._handler_pool = self._handler_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(ready.set)
+    try:
+        loop.run_forever()
+    finally:
+        # Let cancelled tasks finish their clean-up before the loop closes.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
