@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
 from slack_rtm.emulator.server import Emulator
 from slack_rtm.emulator.workspace import Presence, Workspace
+from slack_rtm.loop_thread import LoopThread
 
 __all__ = ["AsyncControls", "EmulatorThread"]
 
@@ -46,8 +46,7 @@ class EmulatorThread:
         if emulator is not None and (workspace is not None or options):
             raise ValueError("emulator: pass either an emulator or its options, not both")
         self.emulator = emulator if emulator is not None else Emulator(workspace, **options)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = LoopThread("slack-rtm-emulator")
         self.aio = AsyncControls(self)
 
     def __repr__(self) -> str:
@@ -61,47 +60,25 @@ class EmulatorThread:
         Raises:
             RuntimeError: already started; OSError: the address cannot be bound.
         """
-        if self._thread is not None:
+        if self._loop_thread.thread is not None:
             raise RuntimeError("the emulator thread is already started")
-        loop = asyncio.new_event_loop()
-        started: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.emulator.start())
-            except BaseException as exc:
-                started.set_exception(exc)
-                loop.close()
-                return
-            started.set_result(None)
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        thread = threading.Thread(target=run, name="slack-rtm-emulator", daemon=True)
-        thread.start()
+        self._loop_thread = LoopThread("slack-rtm-emulator")
+        self._loop_thread.start()
         try:
-            started.result(timeout)
+            self._loop_thread.run(self.emulator.start(), timeout)
         except BaseException:
-            thread.join(timeout)
+            self._loop_thread.stop(timeout)
             raise
-        self._loop, self._thread = loop, thread
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and the thread; safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if not self._loop_thread.running:
             return
-        self._loop = self._thread = None
         try:
-            asyncio.run_coroutine_threadsafe(self.emulator.stop(), loop).result(timeout)
+            self._loop_thread.run(self.emulator.stop(), timeout)
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout)
+            self._loop_thread.stop(timeout)
 
     def __enter__(self) -> EmulatorThread:
         return self.start()
@@ -120,11 +97,10 @@ class EmulatorThread:
         Raises:
             RuntimeError: the thread is not running.
         """
-        loop = self._loop
-        if loop is None:
+        if not self._loop_thread.running:
             coro.close()
             raise RuntimeError("the emulator thread is not running: call start() first")
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        return self._loop_thread.submit(coro)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run a coroutine on the emulator's loop and return its result (blocking)."""

@@ -22,6 +22,7 @@ from slack_rtm.aio.client import RtmClient as AsyncRtmClient
 from slack_rtm.aio.handlers import Handler
 from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
 from slack_rtm.errors import ConnectionClosedError, StateError
+from slack_rtm.loop_thread import LoopThread
 from slack_rtm.session.events import Event, Reply, validate_type_name
 from slack_rtm.session.state import State
 
@@ -51,8 +52,8 @@ class RtmClient:
 
     def __init__(self, token: str, **options: Any) -> None:
         self._client = AsyncRtmClient(token, **options)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = LoopThread("slack-rtm-loop")
+        self._started = False
         self._handler_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._wrapped: dict[Handler, Handler] = {}
         self._lock = threading.Lock()
@@ -86,7 +87,7 @@ class RtmClient:
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
         """The threads this client runs right now (for tests and diagnostics)."""
-        found = [t for t in (self._thread,) if t is not None and t.is_alive()]
+        found = [t for t in (self._loop_thread.thread,) if t is not None]
         pool = self._handler_pool
         if pool is not None:
             found.extend(t for t in getattr(pool, "_threads", ()) if t.is_alive())
@@ -147,16 +148,10 @@ class RtmClient:
             SlackRtmError: as :meth:`slack_rtm.aio.RtmClient.connect`.
         """
         with self._lock:
-            if self._thread is not None:
+            if self._started:
                 raise StateError(f"connect() is called once; the client is {self.state}")
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            thread = threading.Thread(
-                target=_run_loop, args=(loop, ready), name="slack-rtm-loop", daemon=True
-            )
-            thread.start()
-            ready.wait()
-            self._loop, self._thread = loop, thread
+            self._started = True
+            self._loop_thread.start()
         try:
             self._run(self._client.connect())
         except BaseException:
@@ -181,11 +176,11 @@ class RtmClient:
         Pending sends fail with ``ConnectionClosedError``.
         """
         with self._close_lock:  # a second caller waits for the first, then finds it done
-            if self._loop is None:
-                self._run_here(self._client.close())
+            if not self._started:
+                asyncio.run(self._client.close())
                 return
             try:
-                if self._loop.is_running():
+                if self._loop_thread.running:
                     self._run(self._client.close())
             finally:
                 self._stop_threads()
@@ -213,7 +208,7 @@ class RtmClient:
             SlackRtmError: the error that stopped the session (e.g. ``invalid_auth``).
         """
         try:
-            if self._thread is None:
+            if not self._started:
                 self.connect()
             self.wait_closed()
         except KeyboardInterrupt:
@@ -230,7 +225,7 @@ class RtmClient:
             StateError: not connected.
             SlackRtmError: the error that stopped the session.
         """
-        if self._loop is None:
+        if not self._loop_thread.running:
             raise StateError("connect first (with rtm: for event in rtm)")
         events = self._client.__aiter__()
 
@@ -244,7 +239,7 @@ class RtmClient:
                 except StopAsyncIteration:
                     return
         finally:
-            if self._loop is not None and self._loop.is_running():
+            if self._loop_thread.running:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
                     self._run(aclose())
@@ -297,29 +292,18 @@ class RtmClient:
             return self._handler_pool
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            coro.close()
-            raise StateError("the client is not connected: call connect() first")
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"no result within {timeout} s") from None
+            return self._loop_thread.run(coro, timeout)
+        except RuntimeError as exc:
+            if self._loop_thread.running:
+                raise  # the coroutine's own RuntimeError
+            raise StateError("the client is not connected: call connect() first") from exc
         except concurrent.futures.CancelledError:
             # close() from another thread stopped the loop while this call waited.
             raise ConnectionClosedError("the client was closed while this call waited") from None
-        except KeyboardInterrupt:
-            future.cancel()
-            raise
-
-    def _run_here(self, coro: Coroutine[Any, Any, None]) -> None:
-        asyncio.run(coro)
 
     def _call_soon(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running():
+        if self._loop_thread.running:
 
             async def call() -> None:
                 func(*args, **kwargs)
@@ -329,26 +313,7 @@ class RtmClient:
             func(*args, **kwargs)
 
     def _stop_threads(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+        self._loop_thread.stop()
         pool, self._handler_pool = self._handler_pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-    asyncio.set_event_loop(loop)
-    loop.call_soon(ready.set)
-    try:
-        loop.run_forever()
-    finally:
-        # Let cancelled tasks finish their clean-up before the loop closes.
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
