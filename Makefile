@@ -48,6 +48,12 @@ bench: $(BSTAMP)
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 
+soak: $(STAMP)
+	SLACK_RTM_SOAK_SECONDS=$${SOAK_SECONDS:-180} SLACK_RTM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} \
+	  $(BIN)/python -m pytest --no-cov -q -s tests/reliability/test_soak.py \
+	  tests/reliability/test_fuzz_api.py tests/reliability/test_fuzz_frames.py \
+	  tests/session/test_decode_fuzz.py
+
 fmt: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)

@@ -149,9 +149,9 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--idle", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--max-rss-mib", type=int, default=4096,
+    parser.add_argument("--max-rss-mib", type=int, default=3072,
                         help="stop opening sessions past this RSS (protects a shared machine)")
-    parser.add_argument("--max-seconds", type=float, default=180.0,
+    parser.add_argument("--max-seconds", type=float, default=120.0,
                         help="stop opening sessions after this long")
     args = parser.parse_args()
     args.fd_limit = raise_fd_limit()

@@ -14,10 +14,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BENCH_DIR", "Child", "ChildError", "ServerProc"]
+__all__ = ["BENCH_DIR", "PINS", "Child", "ChildError", "ServerProc", "pin"]
 
 BENCH_DIR = Path(__file__).resolve().parent
 _LIMIT = 1 << 26  # stdout lines can carry a few MB (the received seqs)
+
+
+#: role -> CPU the processes of that role are pinned to (empty: no pinning); see :func:`pin`.
+PINS: dict[str, int] = {}
+
+
+def pin(enabled: bool) -> str:
+    """Pin the server to one CPU and every client process to another (if there are two).
+
+    On loopback, a client's write wakes the server; when both may run on the same CPU the
+    scheduler often preempts the writer right there, which adds the server's run to the
+    client's write and makes round trips depend on each process's recent CPU use. A real
+    Slack server runs elsewhere: pinning them apart is the closer model. Returns a description.
+    """
+    PINS.clear()
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not enabled or len(cpus) < 2:
+        return "not pinned"
+    PINS.update(server=cpus[-1], client=cpus[0])
+    return f"server on CPU {cpus[-1]}, clients on CPU {cpus[0]}"
 
 
 class ChildError(Exception):
@@ -34,7 +54,9 @@ class Child:
         self._err_task = asyncio.ensure_future(self._drain_stderr())
 
     @classmethod
-    async def start(cls, script: str, *args: str, name: str | None = None) -> Child:
+    async def start(cls, script: str, *args: str, name: str | None = None,
+                    role: str = "client") -> Child:
+        """Start ``bench/<script>``, pinned to the CPU of its ``role`` (see :func:`pin`)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -46,6 +68,10 @@ class Child:
             limit=_LIMIT,
             env=env,
         )
+        cpu = PINS.get(role)
+        if cpu is not None:
+            with contextlib.suppress(OSError):  # the process may be gone already
+                os.sched_setaffinity(proc.pid, {cpu})
         return cls(proc, name or script)
 
     async def _drain_stderr(self) -> None:
@@ -113,7 +139,7 @@ class ServerProc:
 
     @classmethod
     async def start(cls, *args: str) -> ServerProc:
-        child = await Child.start("server.py", *args, name="server")
+        child = await Child.start("server.py", *args, name="server", role="server")
         info = await child.next_event(30.0)
         if info.get("event") != "ready":
             raise ChildError(f"server: unexpected first line {info}")

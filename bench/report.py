@@ -30,6 +30,12 @@ def summarize_ingest(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[st
         if ok:
             summary["events_per_s"] = _median([r["events_per_s"] for r in ok])
             summary["cpu_us_per_event"] = _median([r["cpu_us_per_event"] for r in ok])
+            # Noise only ever adds CPU time: the best round is the closest to the intrinsic cost.
+            summary["cpu_us_per_event_best"] = min(r["cpu_us_per_event"] for r in ok)
+            base_ok = [b["cpu_us_per_event"] for b in base if b["status"] == "ok"]
+            if base_ok:
+                summary["best_cpu_ratio_vs_yardstick"] = (
+                    min(base_ok) / summary["cpu_us_per_event_best"])
             for key, ref in (("vs_yardstick", base), ("vs_rtm_v2", v2)):
                 pairs = [(r, b) for r, b in zip(rs, ref, strict=False)
                          if r["status"] == "ok" and b["status"] == "ok"]
@@ -51,6 +57,7 @@ def summarize_ingest(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[st
         if crashed:
             summary["crashed"] = len(crashed)
             summary["received_before_crash"] = _median([float(r["received"]) for r in crashed])
+            summary["sent_before_crash"] = _median([float(r.get("n", 0)) for r in crashed])
             summary["crash_error"] = crashed[0].get("error", "")
         others = [r for r in rs if r["status"] in ("na", "error")]
         if others and not ok and not crashed:
@@ -107,8 +114,8 @@ def _short(status: str | None) -> str:
 
 def _note(s: dict[str, Any]) -> str:
     if s.get("status") == "crashed":
-        return (f"{s.get('crash_error', '')} after ~{s.get('received_before_crash', 0):.0f} "
-                "back-to-back events")
+        return (f"{s.get('crash_error', '')}: {s.get('received_before_crash', 0):,.0f} of "
+                f"{s.get('sent_before_crash', 0):,.0f} back-to-back events delivered")
     return str(s.get("reason") or s.get("error") or "")[:140]
 
 
@@ -125,20 +132,23 @@ def render(result: dict[str, Any], labels: dict[str, str]) -> str:
                     label,
                     _fmt(s.get("events_per_s"), ",.0f"),
                     _fmt(s.get("cpu_us_per_event"), ".2f"),
+                    _fmt(s.get("cpu_us_per_event_best"), ".2f"),
                     _fmt(s.get("wall_ratio_vs_yardstick"), ".2f") + "x",
                     _fmt(s.get("cpu_ratio_vs_yardstick"), ".2f") + "x",
+                    _fmt(s.get("best_cpu_ratio_vs_yardstick"), ".2f") + "x",
                     _fmt(s.get("server_busy"), ".0%"),
                     "" if s.get("cpu_bound_vs_yardstick") else "waited for data",
                 ])
             else:
-                rows.append([label, _short(s.get("status")), "-", "-", "-", "-", _note(s)])
+                rows.append([label, _short(s.get("status")), "-", "-", "-", "-", "-", "-",
+                             _note(s)])
         cfg = result["ingest"]["config"]
         parts.append(
             f"INGEST  (N={cfg['n']:,} events of ~300 B per run, {cfg['rounds']} interleaved "
-            f"round(s), medians; ratios = medians of per-round ratios to bare picows+msgspec, "
-            f"by events/s and by CPU cost)\n"
-            + _table(["client", "events/s", "CPU us/event", "ratio (wall)", "ratio (CPU)",
-                      "server busy", "note"], rows)
+            f"round(s), medians; ratios to bare picows+msgspec: medians of per-round ratios "
+            f"by events/s and by CPU cost, and the ratio of the best rounds' CPU costs)\n"
+            + _table(["client", "events/s", "CPU us/event", "best", "ratio (wall)",
+                      "ratio (CPU)", "ratio (best CPU)", "server busy", "note"], rows)
         )
     dens = result.get("density")
     if dens:
@@ -195,11 +205,14 @@ def render(result: dict[str, Any], labels: dict[str, str]) -> str:
                 label,
                 f"{r['rtt_us_p50']:.0f}",
                 f"{r['rtt_us_p99']:.0f}",
+                _fmt(r.get("p50_ratio_vs_echo"), ".2f") + "x",
                 _fmt(r.get("acked_per_s"), ",.0f"),
                 "",
             ])
-        parts.append("SEND  (emulator write limit off)\n" + _table(
-            ["round trip", "p50 us", "p99 us", "acked/s pipelined", "note"], rows))
+        parts.append("SEND  (emulator write limit off; medians over the rounds; pipelined: "
+                     "all sent at once, timed to the last reply)\n" + _table(
+            ["round trip", "p50 us", "p99 us", "p50 vs ping->pong", "acked/s pipelined",
+             "note"], rows))
     tg = result.get("targets")
     if tg:
         rows = [[t["name"], t["measured"], t["verdict"]] for t in tg]
@@ -225,8 +238,10 @@ def targets(result: dict[str, Any]) -> list[dict[str, str]]:
             continue
         r, basis = ingest_ratio(s, "vs_yardstick")
         wall = s.get("wall_ratio_vs_yardstick")
+        best = s.get("best_cpu_ratio_vs_yardstick")
         add(f"{client}: ingest >= 0.70x bare picows+msgspec",
-            "-" if r is None else f"{r:.2f}x by {basis} (wall {_fmt(wall, '.2f')}x)",
+            "-" if r is None else
+            f"{r:.2f}x by {basis} (wall {_fmt(wall, '.2f')}x, best rounds {_fmt(best, '.2f')}x)",
             None if r is None else r >= 0.70)
         r2, basis2 = ingest_ratio(s, "vs_rtm_v2")
         wall2 = s.get("wall_ratio_vs_rtm_v2")
@@ -259,9 +274,10 @@ def targets(result: dict[str, Any]) -> list[dict[str, str]]:
     snd = result.get("send", {})
     ours, echo = snd.get("ours_message"), snd.get("picows_ping")
     if ours and echo:
-        if ours["status"] == "ok" and echo["status"] == "ok":
-            ratio = ours["rtt_us_p50"] / echo["rtt_us_p50"]
-            add("acked send RTT <= 1.2x bare picows echo RTT (p50)", f"{ratio:.2f}x",
+        ratio = ours.get("p50_ratio_vs_echo")
+        if ours["status"] == "ok" and echo["status"] == "ok" and ratio is not None:
+            add("acked send RTT <= 1.2x bare picows echo RTT (p50)",
+                f"{ratio:.2f}x ({ours['rtt_us_p50']:.0f} vs {echo['rtt_us_p50']:.0f} us)",
                 ratio <= 1.2)
         else:
             add("acked send RTT <= 1.2x bare picows echo RTT (p50)", "-", None)

@@ -30,7 +30,7 @@ from typing import Any
 import report
 import scenarios
 from ingest import CLIENTS
-from procs import BENCH_DIR, ServerProc
+from procs import BENCH_DIR, ServerProc, pin
 
 SCENARIOS = ("ingest", "density", "reconnect", "send")
 SEND_KINDS = {
@@ -55,7 +55,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
                "goodbyes": 1, "stream": 150, "sequential": 50, "pipelined": 200}
     else:
         cfg = {"n": 200_000, "rounds": 5, "density": [1000, 10_000], "idle": 3.0, "drops": 6,
-               "goodbyes": 5, "stream": 300, "sequential": 2000, "pipelined": 5000}
+               "goodbyes": 5, "stream": 300, "sequential": 2000, "pipelined": 2000}
     for key in ("n", "rounds"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
@@ -102,9 +102,11 @@ async def main_async(args: argparse.Namespace) -> int:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "load_average": _load()},
+        "pinning": pin(not args.no_pin),
         "config": cfg,
     }
+    log(f"pinning: {result['pinning']}")
     if "ingest" in chosen:
         result["ingest"] = await run_ingest(cfg, clients, log)
     if "density" in chosen:
@@ -124,15 +126,19 @@ async def main_async(args: argparse.Namespace) -> int:
         result["reconnect"] = r
         log(f"reconnect: {r['status']} {r.get('reason') or r.get('error') or ''}")
     if "send" in chosen:
-        result["send"] = {}
-        for kind in SEND_KINDS:
-            r = await scenarios.send(kind, cfg["sequential"], cfg["pipelined"], 120.0)
-            result["send"][kind] = r
+        result["send"] = await scenarios.send(list(SEND_KINDS), cfg["rounds"],
+                                              cfg["sequential"], cfg["pipelined"], 120.0)
+        for kind, r in result["send"].items():
             log(f"send {kind}: {r['status']} {r.get('reason') or r.get('error') or ''}")
     result["targets"] = report.targets(result)
     result["seconds"] = time.monotonic() - started
 
     labels = {k: v[0] for k, v in CLIENTS.items()} | SEND_KINDS
+    result["machine"]["load_average_after"] = _load()
+    print(f"{result['date']}  {result['command']}\n"
+          f"{result['machine']['cpus']} CPUs, Python {result['machine']['python']}, "
+          f"load average {result['machine']['load_average']} -> "
+          f"{result['machine']['load_average_after']}; {result['pinning']}\n")
     print(report.render(result, labels))
     out = Path(args.json) if args.json else (
         BENCH_DIR / "results" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json")
@@ -140,6 +146,13 @@ async def main_async(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {out}  ({result['seconds']:.0f} s)")
     return _exit_status(result)
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _statuses(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -178,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="ingest rounds (medians over them)")
     parser.add_argument("--sessions", type=int, action="append",
                         help="density session counts (repeatable)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the server and the clients to separate CPUs")
     args = parser.parse_args(argv)
     if args.clients:
         unknown = set(args.clients) - set(CLIENTS)

@@ -38,7 +38,7 @@ async def ingest_once(server: ServerProc, client: str, n: int, timeout: float) -
             res = await child.next_event(timeout + 15.0)
         if res["event"] != "result":
             return {"status": "error", "error": res.get("message", str(res))}
-        out: dict[str, Any] = {"status": "crashed" if res.get("crashed") else "ok"}
+        out: dict[str, Any] = {"status": "crashed" if res.get("crashed") else "ok", "n": n}
         for key in ("events", "seconds", "cpu_seconds", "received", "error",
                     "voluntary_switches", "involuntary_switches"):
             if key in res:
@@ -207,35 +207,67 @@ def _losses(trials: list[dict[str, Any]], received: list[int]) -> dict[str, Any]
     return out
 
 
-async def send(kind: str, sequential: int, pipelined: int, timeout: float) -> dict[str, Any]:
-    """Acked round trips of ``kind`` (our send_message, our ping, bare picows ping/message)."""
+#: the round trip the send target compares to: a bare picows JSON ping -> pong
+ECHO = "picows_ping"
+
+
+async def send(kinds: list[str], rounds: int, sequential: int, pipelined: int,
+               timeout: float) -> dict[str, dict[str, Any]]:
+    """Acked round trips of each kind (our send_message, our ping, bare picows ping/message),
+    interleaved over ``rounds`` against one server whose write limit is off; medians."""
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
     server = await ServerProc.start("--write-rate", "none")
     try:
-        child = await Child.start(
-            "send.py", "--kind", kind, "--api", server.api_url, "--token", server.bot_token,
-            "--channel", str(server.info["general_channel_id"]), "--sequential",
-            str(sequential), "--pipelined", str(pipelined), name=f"send {kind}",
-        )
-        try:
-            res = await child.next_event(timeout)
-            if res["event"] == "na":
-                return {"status": "na", "reason": res.get("reason", "")}
-            if res["event"] != "result":
-                return {"status": "error", "error": res.get("message", str(res))}
-            rtts = [float(x) for x in res["rtts"]]
-            out: dict[str, Any] = {
-                "status": "ok",
-                "round_trips": len(rtts),
-                "rtt_us_p50": _percentile(rtts, 50) * 1e6,
-                "rtt_us_p99": _percentile(rtts, 99) * 1e6,
-            }
-            if res.get("pipelined_seconds"):
-                out["pipelined"] = res["pipelined"]
-                out["acked_per_s"] = res["pipelined"] / res["pipelined_seconds"]
-            return out
-        finally:
-            await child.finish(timeout=10.0)
+        for _ in range(rounds):
+            for kind in kinds:
+                runs[kind].append(await _send_once(server, kind, sequential, pipelined, timeout))
+    finally:
+        await server.stop()
+    out: dict[str, dict[str, Any]] = {}
+    for kind, rs in runs.items():
+        ok = [r for r in rs if r["status"] == "ok"]
+        if not ok:
+            out[kind] = rs[0]
+            continue
+        summary: dict[str, Any] = {"status": "ok", "runs": len(rs), "ok_runs": len(ok)}
+        for key in ("rtt_us_p50", "rtt_us_p99", "acked_per_s", "round_trips", "pipelined"):
+            values = [r[key] for r in ok if key in r]
+            if values:
+                summary[key] = statistics.median(values)
+        ratios = [r["rtt_us_p50"] / e["rtt_us_p50"]
+                  for r, e in zip(rs, runs.get(ECHO, []), strict=False)
+                  if r["status"] == "ok" and e["status"] == "ok"]
+        if ratios:
+            summary["p50_ratio_vs_echo"] = statistics.median(ratios)
+        out[kind] = summary
+    return out
+
+
+async def _send_once(server: ServerProc, kind: str, sequential: int, pipelined: int,
+                     timeout: float) -> dict[str, Any]:
+    child = await Child.start(
+        "send.py", "--kind", kind, "--api", server.api_url, "--token", server.bot_token,
+        "--channel", str(server.info["general_channel_id"]), "--sequential",
+        str(sequential), "--pipelined", str(pipelined), name=f"send {kind}",
+    )
+    try:
+        res = await child.next_event(timeout)
+        if res["event"] == "na":
+            return {"status": "na", "reason": res.get("reason", "")}
+        if res["event"] != "result":
+            return {"status": "error", "error": res.get("message", str(res))}
+        rtts = [float(x) for x in res["rtts"]]
+        out: dict[str, Any] = {
+            "status": "ok",
+            "round_trips": len(rtts),
+            "rtt_us_p50": _percentile(rtts, 50) * 1e6,
+            "rtt_us_p99": _percentile(rtts, 99) * 1e6,
+        }
+        if res.get("pipelined_seconds"):
+            out["pipelined"] = res["pipelined"]
+            out["acked_per_s"] = res["pipelined"] / res["pipelined_seconds"]
+        return out
     except ChildError as exc:
         return {"status": "error", "error": str(exc)}
     finally:
-        await server.stop()
+        await child.finish(timeout=10.0)

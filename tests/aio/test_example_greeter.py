@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from conftest import person
+from aio_helpers import person
 
 from slack_rtm.emulator import Emulator
 

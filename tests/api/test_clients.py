@@ -170,9 +170,11 @@ def test_verify_settings() -> None:
         assert "verify=False" in repr(client)
 
 
-def test_base_url_credentials_not_shown() -> None:
-    with Client(base_url="https://user:s3cret@slack.example/api/") as client:
-        assert "s3cret" not in repr(client)
+def test_base_url_credentials_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ValueError, match="credentials") as info:
+        Client(base_url="https://user:s3cret@slack.example/api/")
+    assert "s3cret" not in str(info.value)
+    with Client(base_url="https://slack.example/api/") as client:
         assert "slack.example/api" in repr(client)
         assert repr(RtmApi(client)).startswith("RtmApi(Client(")
 

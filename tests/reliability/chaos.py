@@ -270,6 +270,7 @@ class ChaosProxy:
             0,
         )
         self._refusing: RefuseMode | None = None
+        self._listen_lock: asyncio.Lock | None = None
         self._reaccept: asyncio.TimerHandle | None = None
         self._started = False
         self._stopped = False
@@ -282,6 +283,7 @@ class ChaosProxy:
             raise RuntimeError("ChaosProxy already started")
         self._started = True
         self._gates = {"up": _Gate(), "down": _Gate()}
+        self._listen_lock = asyncio.Lock()
         await self._listen()
         return self
 
@@ -448,12 +450,15 @@ class ChaosProxy:
     # -- internals -------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        if self._server is not None:
-            return
-        self._server = await asyncio.start_server(
-            self._handle, self.host, self.port, ssl=self.ssl
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        # One at a time: a timed re-accept may race an explicit accept() on the same port.
+        assert self._listen_lock is not None
+        async with self._listen_lock:
+            if self._server is not None:
+                return
+            self._server = await asyncio.start_server(
+                self._handle, self.host, self.port, ssl=self.ssl
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -11,7 +11,8 @@
   black hole, latency, throttle, refused connections) or from the emulator (abrupt drop, close
   frame, ``goodbye``, team migration, 429 or 5xx on the next ``rtm.connect``).
 
-Then it heals everything, lets the bot settle, closes it and checks, in :class:`SoakReport`:
+Then it stops the faults, heals everything, keeps the traffic going for a quiet second once the
+session is back, closes the bot and checks, in :class:`SoakReport`:
 
 - every send resolved exactly once (an ack or a clear error), none left pending, none
   delivered twice to the server, every acked one received by the server exactly once;
@@ -53,6 +54,8 @@ PING_TIMEOUT = 0.6
 # An event that reached a socket must be delivered unless the bot lost that socket soon after:
 # within the time a dead link takes to be noticed, plus a margin.
 LOSS_WINDOW = PING_INTERVAL + PING_TIMEOUT + 0.4
+# Seconds of traffic without faults at the end, once the session is back.
+QUIET = 1.0
 # Outcomes a send may have besides an ack (each is a clear, typed answer).
 ALLOWED_SEND_ERRORS = (SendOutcomeUnknownError, SendQueueFullError, ConnectionClosedError)
 
@@ -117,7 +120,8 @@ class _Soak:
         self.delivered: list[tuple[str, str, str]] = []  # (channel, ts, text)
         self.disconnects: list[float] = []
         self.faults: Counter[str] = Counter()
-        self.stop = asyncio.Event()
+        self.stop = asyncio.Event()  # ends the sender and the poster
+        self.chaos_stop = asyncio.Event()  # ends the monkey
         rtm.on("*")(self.on_event)
 
     def on_event(self, event: Event) -> None:
@@ -167,9 +171,9 @@ class _Soak:
             "reset", "fin", "blackhole", "latency", "throttle", "refuse", "drop_abrupt",
             "drop_close", "goodbye", "migration", "rate_limited", "server_error",
         ]  # fmt: skip
-        while not self.stop.is_set():
+        while not self.chaos_stop.is_set():
             await asyncio.sleep(self.rng.uniform(0.4, 1.5))
-            if self.stop.is_set():
+            if self.chaos_stop.is_set():
                 return
             fault = self.rng.choice(faults)
             await self.inject(fault)
@@ -293,11 +297,12 @@ async def run_soak(
         soak = _Soak(emu, proxy, rtm, seed)
         await rtm.connect()
         soak.report.rss_start_mb = _rss_mb()
-        actors = [asyncio.create_task(a()) for a in (soak.sender, soak.poster, soak.monkey)]
+        traffic = [asyncio.create_task(a()) for a in (soak.sender, soak.poster)]
+        monkey = asyncio.create_task(soak.monkey())
         await asyncio.sleep(seconds)
-        soak.stop.set()
-        await asyncio.gather(*actors)
-        # Heal, let the session settle, and wait for every send to resolve.
+        soak.chaos_stop.set()
+        await monkey
+        # Heal and let the session settle; traffic goes on for a quiet second.
         proxy.heal()
         proxy.set_latency()
         proxy.throttle(None)
@@ -307,6 +312,10 @@ async def run_soak(
             await asyncio.sleep(0.05)
         if rtm.state is not State.CONNECTED:
             soak.report.problems.append(f"not reconnected after the faults: {rtm.state}")
+        await asyncio.sleep(QUIET)
+        soak.stop.set()
+        await asyncio.gather(*traffic)
+        # Wait for every send to resolve.
         if soak.send_tasks:
             _, pending = await asyncio.wait(soak.send_tasks, timeout=10.0)
             if pending:

@@ -368,3 +368,18 @@ async def test_threaded_proxy_from_sync_code(echo_server: EchoServer) -> None:
 
     # The echo server lives on this loop: run the blocking scenario in a worker thread.
     await asyncio.wait_for(asyncio.to_thread(scenario), 10.0)
+
+
+
+@pytest.mark.parametrize("yields", [1, 2, 3])
+async def test_timed_and_explicit_accept_do_not_race(echo_server: EchoServer, yields: int) -> None:
+    async with ChaosProxy("127.0.0.1", echo_server.port) as proxy:
+        for _ in range(5):
+            await proxy.refuse(for_seconds=0.0)  # the timed re-accept fires at once ...
+            for _ in range(yields):
+                await asyncio.sleep(0)
+            await proxy.accept()  # ... and may still be listening when this one starts
+            await asyncio.sleep(0.01)
+        reader, writer = await _open(proxy)
+        await _round_trip(reader, writer)
+        await _close(writer)

@@ -43,12 +43,6 @@ from .chaos import ChaosProxy
 
 BACKOFF = Backoff(0.02, 0.1)
 
-CLOSED_EVENT_BUG = (
-    "BUG in src/slack_rtm/aio/client.py: _finalize() cancels the dispatcher task before "
-    "delivering the last events, so handlers never see `closed` (nor the `disconnected` of a "
-    "user close). Remove this marker once fixed."
-)
-
 
 def _config(**changes: Any) -> SessionConfig:
     settings: dict[str, Any] = {
@@ -301,7 +295,6 @@ async def test_invalid_auth_on_reconnect_stops_without_retrying(emu: Emulator) -
         await rtm.close()
 
 
-@pytest.mark.xfail(strict=True, reason=CLOSED_EVENT_BUG)
 async def test_handlers_see_the_closed_event_after_a_fatal_error(emu: Emulator) -> None:
     rtm = RtmClient(emu.bot_token, base_url=emu.api_url, config=_config())
     watch = Watch(rtm)

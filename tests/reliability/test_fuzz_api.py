@@ -126,9 +126,7 @@ def bodies(draw: st.DrawFn) -> bytes:
         return draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
     if kind == "utf16":
         return json.dumps(SUCCESS).encode("utf-16")
-    # "nested" (JSON 100,000 deep) is left out until the bug that
-    # test_deeply_nested_json_gives_a_typed_error shows is fixed; then add it back here.
-    return _huge(draw(st.sampled_from(["string", "array", "html"])))
+    return _huge(draw(st.sampled_from(["string", "array", "nested", "html"])))
 
 
 header_text = st.text(
@@ -322,13 +320,6 @@ def test_malformed_rtm_connect_answers_give_typed_errors(
         assert sync.kind is aio.kind, f"twins disagree: {sync.error!r} vs {aio.error!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in src/slack_rtm/api/call.py: it catches msgspec.DecodeError only, but msgspec "
-    "raises RecursionError for JSON nested about 1,000 deep, which escapes untyped "
-    "(_classify and _error_body). Remove this marker once fixed, and add 'nested' back to "
-    "bodies() above.",
-)
 @pytest.mark.parametrize(("status", "expected"), [(200, ResponseValidationError), (500, ApiError)])
 def test_deeply_nested_json_gives_a_typed_error(
     fuzz_server: RawHttpServer, status: int, expected: type[Exception]

@@ -214,13 +214,6 @@ def test_proxy_credentials_stay_out(check: LeakCheck) -> None:
     check.assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING in src/slack_rtm/api/client.py (_check_base_url): a base_url with user info "
-    "(http://user:password@host/api) is accepted; the library's own messages drop it, but "
-    "httpx's INFO log line 'HTTP Request: POST <url>' prints the password. Refusing user info "
-    "in base_url (ValueError) would fix it. Remove this marker once fixed.",
-)
 def test_credentials_in_base_url_are_refused_or_never_logged(
     check: LeakCheck, raw_server: RawHttpServer
 ) -> None:

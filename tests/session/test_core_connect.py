@@ -327,8 +327,8 @@ def test_close_with_open_sockets_waits_for_them() -> None:
     assert len(h.closes(conn)) == 1
     h.closed(conn, 1000)
     assert h.core.state is State.CLOSED
-    assert isinstance(h.events[-1], Closed)
-    assert "Disconnected" not in [type(e).__name__ for e in h.events]
+    assert [type(e).__name__ for e in h.events[-2:]] == ["Disconnected", "Closed"]
+    assert h.events[-2].code == 1000
 
 
 def test_config_is_validated() -> None:

@@ -361,3 +361,30 @@ def test_sendframe_repr_has_no_content() -> None:
     h.core.send_message("C1", "secret-ish text", h.now)
     frame = h.of(SendFrame)[-1]
     assert "secret-ish" not in repr(frame)
+
+
+def test_messages_are_queued_raw_and_decoded_on_delivery() -> None:
+    from slack_rtm.session.core import MESSAGE_PREFIX
+    from slack_rtm.session.events import Message
+
+    h = Harness()
+    conn = h.connect()
+    frame = b'{"type":"message","channel":"C1","user":"U1","text":"raw","ts":"1.5"}'
+    assert frame.startswith(MESSAGE_PREFIX)
+    h.core.receive_messages(conn, [frame], h.now)
+    h.core.receive(conn, b'{"type":"user_typing","channel":"C1","user":"U1"}', h.now)
+    raw = h.core.take_raw()
+    assert raw[0] == frame  # kept as bytes: decoded only when delivered
+    assert raw[1].type == "user_typing"
+    h.core.receive_many(conn, [frame, "not json"], h.now)
+    events = h.core.take_events()
+    assert isinstance(events[0], Message)
+    assert events[0].text == "raw"
+    assert events[1].type == "malformed"
+    # while de-duplicating (after a goodbye) messages are decoded at once, and duplicates drop
+    h.recv(conn, {"type": "goodbye"})
+    h.core.take_raw()
+    h.core.receive_messages(conn, [frame, frame], h.now)
+    after = h.core.take_raw()
+    assert len(after) == 1
+    assert isinstance(after[0], Message)

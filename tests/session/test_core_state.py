@@ -94,8 +94,8 @@ def test_any_sequence_resolves_every_send_exactly_once(ops: list[str], rand: flo
                 sends.append(core.ping(h.now))
             elif op == "presence":
                 sends.append(core.subscribe_presence(["U1"], h.now))
-            elif op in ("ack", "nack") and conn is not None and core._pending:
-                fid = next(iter(core._pending))
+            elif op in ("ack", "nack") and conn is not None and core._sends.pending:
+                fid = next(iter(core._sends.pending))
                 h.recv(conn, {"ok": op == "ack", "reply_to": fid, "ts": "1.0"})
             elif op == "hello" and opening is not None:
                 h.hello(opening)

@@ -18,6 +18,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from slack_rtm.errors import TransportError, TransportTimeoutError
 from slack_rtm.redact import redact_text, redact_url
+from slack_rtm.session.core import MESSAGE_PREFIX
 
 __all__ = [
     "RtmListener",
@@ -32,6 +33,8 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
+
+_PREFIX_LEN = len(MESSAGE_PREFIX)
 
 MAX_INBOUND_FRAME = 64 * 1024 * 1024
 """The largest frame (or fragmented message) accepted from the server, in bytes."""
@@ -133,20 +136,22 @@ class RtmListener(WSListener):
     Args:
         conn_id: the core's id for this socket.
         receive_many: ``SessionCore.receive_many``.
+        receive_messages: ``SessionCore.receive_messages``, for a buffer of messages only.
         batch_done: called after each read buffer has been handed over.
         on_connected: called with the transport once the handshake is done.
         on_disconnected: called with ``(conn_id, close code or None, reason)`` at the end.
         clock: the event loop's clock.
     """
 
-    __slots__ = ("_batch_done", "_clock", "_conn_id", "_frames", "_on_connected",
-                 "_on_disconnected", "_parts", "_receive_many", "close_code", "close_reason",
-                 "transport")
+    __slots__ = ("_batch_done", "_clock", "_conn_id", "_frames", "_mixed", "_on_connected",
+                 "_on_disconnected", "_parts", "_receive_many", "_receive_messages", "close_code",
+                 "close_reason", "transport")
 
     def __init__(
         self,
         conn_id: int,
         receive_many: Callable[[int, list[bytes], float], None],
+        receive_messages: Callable[[int, list[bytes], float], None],
         batch_done: Callable[[], None],
         on_connected: Callable[[int, WSTransport], None],
         on_disconnected: Callable[[int, int | None, str], None],
@@ -154,6 +159,8 @@ class RtmListener(WSListener):
     ) -> None:
         self._conn_id = conn_id
         self._receive_many = receive_many
+        self._receive_messages = receive_messages
+        self._mixed = False
         self._batch_done = batch_done
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -169,12 +176,12 @@ class RtmListener(WSListener):
         self._on_connected(self._conn_id, transport)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        # Fast path: a whole frame whose payload starts like a JSON object is an RTM event.
-        # Reading ``frame.msg_type`` builds an enum member and costs more than the rest of the
-        # path, so it is only read for everything else (fragments, close, pong, odd payloads).
+        # Fast path: a whole frame that starts like a message event. Reading ``frame.msg_type``
+        # builds an enum member and costs more than the rest of the path, so it is only read
+        # for everything else (other events, fragments, close, pong).
         if frame.fin and self._parts is None:
             data = frame.get_payload_as_bytes()
-            if data[:1] == b"{":
+            if data[:_PREFIX_LEN] == MESSAGE_PREFIX:
                 self._frames.append(data)
             else:
                 self._other(transport, frame, data)
@@ -188,15 +195,24 @@ class RtmListener(WSListener):
         frames = self._frames
         if frames:
             self._frames = []
-            self._receive_many(self._conn_id, frames, self._clock())
+            if self._mixed:
+                self._mixed = False
+                self._receive_many(self._conn_id, frames, self._clock())
+            else:
+                self._receive_messages(self._conn_id, frames, self._clock())
         self._batch_done()
 
     def _other(self, transport: WSTransport, frame: WSFrame, data: bytes | None) -> None:
+        if data is not None and data[:1] == b"{":
+            self._frames.append(data)  # another event, a reply...: decoded by the core
+            self._mixed = True
+            return
         msg_type = frame.msg_type
         if msg_type is _TEXT or msg_type is _BINARY:
             if frame.fin:
                 assert data is not None
-                self._frames.append(data)  # text that does not start with "{": still decode
+                self._frames.append(data)  # text that is not a JSON object: a malformed event
+                self._mixed = True
             else:
                 self._parts = bytearray(frame.get_payload_as_memoryview())
         elif msg_type is _CONTINUATION:
@@ -215,6 +231,7 @@ class RtmListener(WSListener):
             raise picows.WSProtocolError(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
         if frame.fin:
             self._frames.append(bytes(self._parts))
+            self._mixed = True
             self._parts = None
 
     def _on_close_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -265,7 +282,7 @@ async def open_websocket(
             max_redirects=0,
             read_buffer_init_size=read_buffer_size,
         )
-    except (OSError, picows.WSError, ssl_module.SSLError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # OSError, WSError, SSLError, proxy errors, ...: all transport
         error = transport_error(exc, url)
         raise error from error.__cause__
     finally:

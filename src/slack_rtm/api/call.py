@@ -282,6 +282,8 @@ class Call(Generic[T]):
             obj = msgspec.json.decode(response.content)
         except msgspec.DecodeError:
             return self._invalid(response, body, "the body is not valid JSON", snippet=True)
+        except RecursionError:  # msgspec gives up on JSON nested about 1,000 deep
+            return self._invalid(response, body, "the body is JSON nested too deeply", snippet=True)
         if not isinstance(obj, dict):
             return self._invalid(response, body, "the body is not a JSON object", snippet=True)
         ok = obj.get("ok")
@@ -447,7 +449,7 @@ def _error_body(body: str) -> RtmConnectErrorSchema | None:
     """The typed error body of a non-2xx response, when it is one."""
     try:
         obj = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if not isinstance(obj, dict) or obj.get("ok") is not False:
         return None

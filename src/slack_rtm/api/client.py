@@ -159,6 +159,9 @@ def _check_base_url(value: object) -> str:
         )
     if url.query or url.fragment:
         raise ValueError("base_url must not have a query or fragment")
+    if url.userinfo:
+        # httpx logs request URLs at INFO: credentials there would leak into logs.
+        raise ValueError("base_url must not carry credentials (user:password@); use headers")
     return str(url).rstrip("/")
 
 

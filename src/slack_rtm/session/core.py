@@ -23,20 +23,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Final
-
-import msgspec
 
 from slack_rtm import codes
 from slack_rtm.errors import (
     ConnectionClosedError,
     RateLimitedError,
     RtmConnectErrorSchemaError,
-    SendError,
-    SendOutcomeUnknownError,
-    SendQueueFullError,
     StateError,
 )
 from slack_rtm.session.actions import (
@@ -45,7 +39,6 @@ from slack_rtm.session.actions import (
     CloseSocket,
     OpenSocket,
     Send,
-    SendDone,
     SendFrame,
     Stop,
 )
@@ -65,19 +58,20 @@ from slack_rtm.session.events import (
     TeamMigrationStarted,
     decode_frame,
 )
-from slack_rtm.session.limits import TokenBucket, check_frame_size, check_text
+from slack_rtm.session.limits import check_text
+from slack_rtm.session.sends import SendBook, check_ids, check_str, encode, reply_code_msg
 from slack_rtm.session.state import State, StateMachine
 
-__all__ = ["SessionCore"]
+__all__ = ["MESSAGE_PREFIX", "SessionCore"]
 
 _log = logging.getLogger("slack_rtm.session")
 
-_encode = msgspec.json.Encoder().encode
-_BIG_ID: Final = 2**53  # the widest id we could ever write, for size checks before queueing
 _MAX_PRESENCE_IDS: Final = 500
-# How Slack (and the emulator) start a message event: such a frame can be decoded later.
-_MESSAGE_PREFIX: Final = b'{"type":"message",'
-_MESSAGE_PREFIX_LEN: Final = len(_MESSAGE_PREFIX)
+MESSAGE_PREFIX: Final = b'{"type":"message",'
+"""How Slack (and the emulator) start a ``message`` event. Such a frame is never a control frame,
+so its decoding can wait until it is delivered (see :meth:`SessionCore.take_raw`)."""
+_MESSAGE_PREFIX = MESSAGE_PREFIX
+_MESSAGE_PREFIX_LEN: Final = len(MESSAGE_PREFIX)
 
 # Frames that steer the session rather than only being delivered.
 _CONTROL: Final[frozenset[type]] = frozenset(
@@ -102,23 +96,6 @@ class _Conn:
         self.id = conn_id
         self.role = _OPENING
         self.hello_at: float | None = None
-
-
-def _check_str(name: str, value: object, *, empty_ok: bool = False) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    if not empty_ok and not value.strip():
-        raise ValueError(f"{name} must not be empty")
-    return value
-
-
-def _check_ids(name: str, ids: object) -> list[str]:
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-        raise TypeError(f"{name} must be a list of user ids, got {type(ids).__name__}")
-    out = list(ids)
-    for item in out:
-        _check_str(f"each of {name}", item)
-    return out
 
 
 def _dedup_key(item: Event, data: bytes | memoryview | str) -> object:
@@ -178,13 +155,8 @@ class SessionCore:
         self._hello_deadline: float | None = None
         self._failures = 0
         self._attempts = 0
-        self._extra_delay_next = 0.0
         # sends
-        self._next_id = 0
-        self._outbox: deque[Send] = deque()
-        self._pings: deque[Send] = deque()
-        self._pending: dict[int, Send] = {}
-        self._bucket = TokenBucket(self.config.send_rate, self.config.send_burst)
+        self._sends = SendBook(self.config, self._actions)
         self._presence: list[str] | None = None
         # keepalive
         self._last_rx = 0.0
@@ -195,6 +167,7 @@ class SessionCore:
         self._dedup: dict[object, None] | None = None
         self._dedup_until: float | None = None
         self._closing_reason = ""
+        self._closing_current: int | None = None
         self.timers_dirty = False
 
     # ------------------------------------------------------------------ outputs
@@ -228,9 +201,11 @@ class SessionCore:
     def take_actions(self) -> list[Action]:
         """The actions produced since the last call; carry them out in order."""
         actions = self._actions
-        if actions:
-            self._actions = []
-        return actions
+        if not actions:
+            return []
+        taken = actions[:]
+        actions.clear()  # the same list stays shared with the SendBook
+        return taken
 
     @property
     def has_actions(self) -> bool:
@@ -245,7 +220,7 @@ class SessionCore:
     @property
     def pending_count(self) -> int:
         """Sends not resolved yet (queued or waiting for a reply)."""
-        return len(self._outbox) + len(self._pings) + len(self._pending)
+        return self._sends.count
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called (None: nothing is scheduled).
@@ -265,11 +240,12 @@ class SessionCore:
                 times.append(self._last_rx + cfg.ping_interval)
             else:
                 times.append(self._ping_sent_at + cfg.ping_timeout)
-            if self._outbox:
-                times.append(self._bucket.next_ready())
-        for send in self._pending.values():
-            if send.deadline is not None:
-                times.append(send.deadline)
+            next_send = self._sends.next_send_at()
+            if next_send is not None:
+                times.append(next_send)
+        earliest = self._sends.earliest_deadline()
+        if earliest is not None:
+            times.append(earliest)
         if self._dedup_until is not None:
             times.append(self._dedup_until)
         return min(times) if times else None
@@ -285,7 +261,7 @@ class SessionCore:
         if self._sm.state is not State.IDLE:
             raise StateError(f"the session is already {self._sm.state}; start() is called once")
         self._sm.to(State.CONNECTING, "start")
-        self._bucket = TokenBucket(self.config.send_rate, self.config.send_burst, now)
+        self._sends.reset_rate(now)
         self._begin_attempt()
 
     def connect_succeeded(self, url: str, now: float) -> int | None:
@@ -420,6 +396,18 @@ class SessionCore:
             elif not dedup or not self._is_dup(item, data):
                 append(item)
 
+    def receive_messages(self, conn_id: int, frames: list[bytes], now: float) -> None:
+        """Like :meth:`receive_many` for frames that all start with :data:`MESSAGE_PREFIX`.
+
+        The driver's fast path for a read buffer holding only ``message`` events: they are
+        queued as they are (see :meth:`take_raw`) unless de-duplication needs them decoded.
+        """
+        if self._dedup is not None:
+            self.receive_many(conn_id, frames, now)
+            return
+        self._last_rx = now
+        self.events.extend(frames)
+
     def _is_dup(self, item: Event, data: bytes | memoryview | str) -> bool:
         seen = self._dedup
         assert seen is not None
@@ -459,30 +447,19 @@ class SessionCore:
                 self.events.append(item)
 
     def _on_reply(self, reply: Reply, now: float) -> None:
-        send = self._pending.pop(reply.reply_to, None) if reply.reply_to is not None else None
-        if send is None:
+        if self._sends.on_reply(reply) is None:
             if reply.ok is False:
-                self._log.warning("Slack refused frame %s: %s", reply.reply_to,
-                                  _reply_error(reply))
+                code, msg = reply_code_msg(reply)
+                self._log.warning("Slack refused frame %s: code %s: %s", reply.reply_to, code, msg)
             else:
                 self._log.debug("reply to unknown frame %s", reply.reply_to)
-            return
-        if reply.ok is False:
-            code, msg = _reply_code_msg(reply)
-            self._resolve(send, error=SendError(code, msg, reply.reply_to))
-        else:
-            self._resolve(send, result=reply)
 
     def _on_pong(self, pong: Pong, now: float) -> None:
         reply_to = pong.reply_to
         if reply_to is not None and reply_to == self._ping_id:
             self._ping_id = None
             return
-        send = self._pending.get(reply_to) if reply_to is not None else None
-        if send is not None and send.kind == "ping":
-            del self._pending[reply_to]  # type: ignore[arg-type]
-            sent_at = send.sent_at if send.sent_at is not None else now
-            self._resolve(send, result=max(0.0, now - sent_at))
+        self._sends.on_pong(pong, now)
 
     def _on_hello(self, conn_id: int, hello: Hello, now: float) -> None:
         conn = self._conns[conn_id]
@@ -505,11 +482,9 @@ class SessionCore:
             if old is not None:
                 old.role = _CLOSING
                 self._actions.append(CloseSocket(old.id, 1000, "replaced after goodbye"))
-        for send in self._pending.values():
-            if send.conn_id != conn_id and send.deadline is not None:
-                send.deadline = max(send.deadline, now + self.config.reply_grace)
+        self._sends.new_link(conn_id, now)
         if self._presence:
-            self._outbox.appendleft(
+            self._sends.queue_first(
                 Send("presence_sub", {"type": "presence_sub", "ids": list(self._presence)},
                      internal=True)
             )
@@ -544,16 +519,15 @@ class SessionCore:
 
     def _lost(self, conn: _Conn, now: float, why: str, code: int | None) -> None:
         conn_id = conn.id
-        for send in self._pending.values():
-            if send.conn_id == conn_id:
-                grace = now + self.config.reply_grace
-                send.deadline = grace if send.deadline is None else min(send.deadline, grace)
+        self._sends.link_lost(conn_id, now)
         if conn_id == self._old:
             self._old = None
             if self._dedup is not None:
                 self._dedup_until = now + self.config.dedup_grace
             return
         if not self._sm.is_open:
+            if conn_id == self._closing_current:
+                self.events.append(Disconnected(reason=self._closing_reason, code=code))
             return
         if conn_id == self._opening:
             self._opening = None
@@ -608,6 +582,7 @@ class SessionCore:
         if self._sm.state is State.CLOSED:
             return
         self.error = error
+        self._closing_current = self._current
         self._step = None
         self._retry_at = None
         self._hello_deadline = None
@@ -619,14 +594,8 @@ class SessionCore:
             "the session was closed before this completed"
             if error is None else f"the session stopped: {reason}"
         )
-        for queue in (self._outbox, self._pings):
-            while queue:
-                send = queue.popleft()
-                self._resolve(send, error=_chain(closed, error))
-        pending = list(self._pending.values())
-        self._pending.clear()
-        for send in pending:
-            self._resolve(send, error=_chain(closed, error))
+        closed.__cause__ = error
+        self._sends.fail_all(closed)
         for conn in self._conns.values():
             if conn.role != _CLOSING:
                 conn.role = _CLOSING
@@ -675,8 +644,8 @@ class SessionCore:
                 self._actions.append(CloseSocket(current, 1000, "keepalive timeout", abort=True))
                 conn = self._conns.pop(current)
                 self._lost(conn, now, f"no pong within {cfg.ping_timeout} s", None)
-        if self._pending:
-            self._expire_pending(now)
+        if self._sends.pending:
+            self._sends.expire(now, self._current)
         if self._dedup_until is not None and now >= self._dedup_until:
             self._dedup = None
             self._dedup_until = None
@@ -684,25 +653,10 @@ class SessionCore:
         self._maybe_closed(now)
 
     def _send_keepalive(self, conn_id: int, now: float) -> None:
-        self._next_id += 1
-        self._ping_id = self._next_id
+        self._ping_id = self._sends.new_id()
         self._ping_sent_at = now
         frame = {"id": self._ping_id, "type": "ping", "time": int(now * 1000)}
-        self._actions.append(SendFrame(conn_id, _encode(frame)))
-
-    def _expire_pending(self, now: float) -> None:
-        expired = [s for s in self._pending.values()
-                   if s.deadline is not None and now >= s.deadline]
-        for send in expired:
-            assert send.frame_id is not None
-            del self._pending[send.frame_id]
-            if send.conn_id == self._current:
-                msg = (f"no reply to frame {send.frame_id} within {self.config.reply_timeout} s; "
-                       "it may or may not have been delivered")
-            else:
-                msg = (f"the connection was lost after frame {send.frame_id} was written and "
-                       "before its reply; it may or may not have been delivered")
-            self._resolve(send, error=SendOutcomeUnknownError(msg))
+        self._actions.append(SendFrame(conn_id, encode(frame)))
 
     # ------------------------------------------------------------------ commands
 
@@ -720,10 +674,10 @@ class SessionCore:
             StateError: the session was never started.
             ConnectionClosedError: the session is closed.
         """
-        _check_str("channel", channel)
-        _check_str("text", text)
+        check_str("channel", channel)
+        check_str("text", text)
         if thread_ts is not None:
-            _check_str("thread_ts", thread_ts)
+            check_str("thread_ts", thread_ts)
         if reply_broadcast is not None and not isinstance(reply_broadcast, bool):
             raise TypeError(f"reply_broadcast must be a bool, got {type(reply_broadcast).__name__}")
         check_text(text)
@@ -740,7 +694,7 @@ class SessionCore:
         Raises:
             The same as :meth:`send_message`.
         """
-        _check_str("channel", channel)
+        check_str("channel", channel)
         return self._submit("typing", {"type": "typing", "channel": channel}, now)
 
     def subscribe_presence(self, user_ids: Iterable[str], now: float) -> Send:
@@ -751,15 +705,15 @@ class SessionCore:
         Raises:
             The same as :meth:`send_message`.
         """
-        ids = _check_ids("user_ids", user_ids)
+        ids = check_ids("user_ids", user_ids)
         payload = {"type": "presence_sub", "ids": ids}
-        self._check_size(payload)
+        self._sends.check_size(payload)
         self._check_open()
         self._presence = ids
         if self._sm.state is State.CONNECTED:
             return self._submit("presence_sub", payload, now)
         send = Send("presence_sub", payload)
-        self._resolve(send, result=None)
+        self._sends.resolve(send, result=None)
         return send
 
     def query_presence(self, user_ids: Iterable[str], now: float) -> Send:
@@ -769,7 +723,7 @@ class SessionCore:
             ValueError: no ids, or more than 500.
             The rest as :meth:`send_message`.
         """
-        ids = _check_ids("user_ids", user_ids)
+        ids = check_ids("user_ids", user_ids)
         if not ids:
             raise ValueError("user_ids must not be empty")
         if len(ids) > _MAX_PRESENCE_IDS:
@@ -785,10 +739,7 @@ class SessionCore:
             SendQueueFullError, StateError, ConnectionClosedError: as :meth:`send_message`.
         """
         self._check_open()
-        if len(self._pings) >= self.config.max_queued_sends:
-            raise SendQueueFullError(f"{len(self._pings)} pings are already waiting")
-        send = Send("ping", {"type": "ping"})
-        self._pings.append(send)
+        send = self._sends.queue_ping()
         self._flush(now)
         return send
 
@@ -799,84 +750,22 @@ class SessionCore:
         if state in (State.CLOSING, State.CLOSED):
             raise ConnectionClosedError(f"the session is {state}")
 
-    def _check_size(self, payload: dict[str, Any]) -> None:
-        check_frame_size(len(_encode({"id": _BIG_ID, **payload})))
-
     def _submit(self, kind: str, payload: dict[str, Any], now: float) -> Send:
-        self._check_size(payload)
+        self._sends.check_size(payload)
         self._check_open()
-        limit = self.config.max_queued_sends
-        if len(self._outbox) >= limit:
-            raise SendQueueFullError(
-                f"{len(self._outbox)} sends are already waiting to go out (max_queued_sends="
-                f"{limit}); wait for some to complete"
-            )
-        send = Send(kind, payload)
-        self._outbox.append(send)
+        send = self._sends.queue(kind, payload)
         self._flush(now)
         return send
 
     def _flush(self, now: float) -> None:
         conn_id = self._current
-        if conn_id is None or self._sm.state is not State.CONNECTED:
-            return
-        while self._pings:
-            self._write(self._pings.popleft(), conn_id, now)
-        outbox = self._outbox
-        bucket = self._bucket
-        while outbox and bucket.try_take(now):
-            self._write(outbox.popleft(), conn_id, now)
-
-    def _write(self, send: Send, conn_id: int, now: float) -> None:
-        self._next_id += 1
-        frame_id = self._next_id
-        send.frame_id = frame_id
-        send.conn_id = conn_id
-        send.sent_at = now
-        frame = {"id": frame_id, **send.payload}
-        if send.kind == "ping":
-            frame["time"] = int(now * 1000)
-        self._actions.append(SendFrame(conn_id, _encode(frame)))
-        if send.needs_reply:
-            send.deadline = now + self.config.reply_timeout
-            self._pending[frame_id] = send
-        else:
-            self._resolve(send, result=None)
-
-    def _resolve(self, send: Send, *, result: object = None,
-                 error: BaseException | None = None) -> None:
-        if send.done:
-            return
-        send.done = True
-        send.result = result
-        send.error = error
-        if not send.internal:
-            self._actions.append(SendDone(send))
-
-
-def _chain(error: BaseException, cause: BaseException | None) -> BaseException:
-    if cause is None:
-        return error
-    new = type(error)(*error.args)
-    new.__cause__ = cause
-    return new
+        if conn_id is not None and self._sm.state is State.CONNECTED:
+            self._sends.flush(conn_id, now)
 
 
 def _describe(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _reply_code_msg(reply: Reply) -> tuple[int | None, str]:
-    err = reply.error
-    if err is None:
-        return None, "no error detail in the reply"
-    return err.code, err.msg or "no error message in the reply"
-
-
-def _reply_error(reply: Reply) -> str:
-    code, msg = _reply_code_msg(reply)
-    return f"code {code}: {msg}"
 
 
 def _error_code_msg(item: ErrorEvent) -> tuple[int | None, str]:

@@ -192,10 +192,12 @@ class RtmClient:
             SlackRtmError: the error that stopped the session.
             TimeoutError: ``timeout`` seconds passed first.
         """
+        if not self._started:
+            raise StateError("the client is not started: connect first")
         try:
             self._run(self._client.wait_closed(), timeout=timeout)
-        except ConnectionClosedError:
-            # close() on another thread stopped the loop just as the wait ended.
+        except (ConnectionClosedError, StateError):
+            # close() on another thread stopped the loop before or while this call waited.
             if self.state is not State.CLOSED:
                 raise
             if self._client.error is not None:

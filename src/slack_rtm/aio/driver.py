@@ -1,0 +1,517 @@
+"""The I/O half of :class:`~slack_rtm.aio.RtmClient`: actions, timer, sockets, delivery.
+
+:class:`Driver` carries out what :class:`~slack_rtm.session.core.SessionCore` asks for
+(``rtm.connect`` over :mod:`slack_rtm.api`, WebSockets over picows, one timer) and delivers the
+events to ``async for`` and to handlers. :mod:`slack_rtm.aio.client` adds the public API.
+
+Delivery: each read buffer's frames go to the core in one call and its events to one bounded
+queue (no task or future per event; ordinary messages are decoded only when delivered). When
+the queue is full, reading pauses (back-pressure: nothing is dropped) and the keepalive deadline
+is suspended; reading resumes at half full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import ssl as ssl_module
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from picows import WSCloseCode, WSMsgType, WSTransport
+
+from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype, handler_name
+from slack_rtm.aio.transport import RtmListener, check_ws_url, open_websocket
+from slack_rtm.api import AsyncClient, AsyncRtmApi, RequestOptions, RetryConfig
+from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
+from slack_rtm.errors import ConnectionClosedError, SlackRtmError, TransportError
+from slack_rtm.redact import redact_url
+from slack_rtm.session.actions import (
+    CallConnect,
+    CloseSocket,
+    OpenSocket,
+    Send,
+    SendDone,
+    SendFrame,
+    Stop,
+)
+from slack_rtm.session.config import SessionConfig
+from slack_rtm.session.core import SessionCore
+from slack_rtm.session.events import Event, HandlerError, decode_frame
+from slack_rtm.session.state import State
+
+__all__ = ["Driver"]
+
+_TEXT = WSMsgType.TEXT
+
+
+class Driver:
+    """The machinery under :class:`~slack_rtm.aio.RtmClient` (which validates the arguments)."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        base_url: str,
+        config: SessionConfig,
+        batch_presence_aware: bool,
+        presence_sub: bool,
+        proxy: str | None,
+        ssl: ssl_module.SSLContext | None,
+        allow_insecure: bool,
+        logger: logging.Logger,
+        timeout: float,
+        max_queue: int,
+        read_buffer_size: int,
+        close_timeout: float,
+    ) -> None:
+        self._config = config
+        self._timeout = timeout
+        self._close_timeout = close_timeout
+        self._max_queue = max_queue
+        self._read_buffer_size = read_buffer_size
+        self._token = token
+        self._base_url = base_url
+        self._batch_presence_aware = batch_presence_aware
+        self._presence_sub = presence_sub
+        self._proxy = proxy
+        self._ssl = ssl
+        self._allow_insecure = allow_insecure
+        self._log = logger
+        self._handlers = HandlerRegistry()
+        self._has_handlers = False
+        self._core = SessionCore(self._config, logger=self._log)
+        self._self: RtmConnectSelf | None = None
+        self._team: RtmConnectTeam | None = None
+        # I/O state, created by connect()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http: AsyncClient | None = None  # only while rtm.connect is in flight
+        self._listeners: dict[int, RtmListener] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._open_tasks: dict[int, asyncio.Task[Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._queue: deque[Event | bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._iterators = 0
+        self._stopped = False
+        self._closed: asyncio.Future[None] | None = None
+        self._finalized: asyncio.Event | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._finalize_task: asyncio.Task[None] | None = None
+
+
+    def _now(self) -> float:
+        if self._loop is None:
+            return 0.0  # the core refuses commands before start() with StateError
+        return self._loop.time()
+
+    async def _await(self, send: Send) -> object:
+        loop = self._loop
+        assert loop is not None
+        future: asyncio.Future[object] = loop.create_future()
+        send.waiter = future
+        self._process()
+        if send.done and not future.done():
+            _settle(future, send)
+        return await future
+
+    # ------------------------------------------------------------------ the driver loop
+
+    def _process(self) -> None:
+        """Carry out the core's actions, deliver its events, re-arm the timer."""
+        core = self._core
+        actions = core.take_actions()
+        while actions:
+            for action in actions:
+                self._do(action)
+            actions = core.take_actions()
+        if core.events:
+            self._deliver()
+        self._arm_timer()
+
+    def _do(self, action: object) -> None:
+        kind = type(action)
+        if kind is SendFrame:
+            assert isinstance(action, SendFrame)
+            listener = self._listeners.get(action.conn_id)
+            if listener is not None and listener.transport is not None:
+                listener.transport.send(_TEXT, action.data)
+            else:
+                self._log.debug("frame for socket %d dropped: not open", action.conn_id)
+        elif kind is SendDone:
+            assert isinstance(action, SendDone)
+            future = action.send.waiter
+            if future is not None and not future.done():
+                _settle(future, action.send)
+        elif kind is CallConnect:
+            assert isinstance(action, CallConnect)
+            self._spawn(self._call_connect(action.attempt))
+        elif kind is OpenSocket:
+            assert isinstance(action, OpenSocket)
+            task = self._spawn(self._open(action.conn_id, action.url))
+            self._open_tasks[action.conn_id] = task
+        elif kind is CloseSocket:
+            assert isinstance(action, CloseSocket)
+            self._close_socket(action)
+        elif kind is Stop:
+            self._stopped = True
+            if self._closed is not None and not self._closed.done():
+                self._closed.set_result(None)
+            self._start_finalize()
+            self._wake()
+
+    def _close_socket(self, action: CloseSocket) -> None:
+        listener = self._listeners.get(action.conn_id)
+        transport = listener.transport if listener is not None else None
+        if transport is None:
+            task = self._open_tasks.get(action.conn_id)
+            if task is not None:
+                task.cancel()
+            return
+        if action.abort:
+            transport.disconnect(graceful=False)
+            return
+        if not transport.is_close_frame_sent:
+            try:
+                code = WSCloseCode(action.code)
+            except ValueError:
+                code = WSCloseCode.OK
+            transport.send_close(code, action.reason.encode())
+        transport.disconnect()
+
+    def _deliver(self) -> None:
+        events = self._core.take_raw()
+        if events:
+            self._queue.extend(events)
+            if len(self._queue) >= self._max_queue and not self._paused:
+                self._set_paused(True)
+            self._wake()
+
+    def _batch_done(self) -> None:
+        """After each read buffer: hand the batch of events over, run any actions."""
+        core = self._core
+        events = core.events
+        if events:
+            core.events = []
+            queue = self._queue
+            queue.extend(events)
+            if len(queue) >= self._max_queue and not self._paused:
+                self._set_paused(True)
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+        if core.has_actions or core.timers_dirty:
+            self._process()
+
+    def _set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        loop = self._loop
+        assert loop is not None
+        self._core.set_reading_paused(paused, loop.time())
+        for listener in self._listeners.values():
+            transport = listener.transport
+            if transport is None or transport.is_disconnected:
+                continue
+            underlying = transport.underlying_transport
+            if paused:
+                underlying.pause_reading()
+            else:
+                underlying.resume_reading()
+        self._log.debug("reading %s (%d events queued)", "paused" if paused else "resumed",
+                        len(self._queue))
+        if not paused:
+            self._arm_timer()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _wait_wake(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            assert self._loop is not None
+            waiter = self._waiter = self._loop.create_future()
+        await waiter
+
+    def _arm_timer(self) -> None:
+        loop = self._loop
+        if loop is None or self._stopped:
+            return
+        self._core.timers_dirty = False
+        deadline = self._core.next_deadline()
+        armed = self._timer_at
+        if deadline is not None and armed is not None and armed <= deadline:
+            return  # the armed timer fires first; _on_timer then re-arms for what is due
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        assert self._loop is not None
+        self._core.tick(self._loop.time())
+        self._process()
+
+    def _tls_context(self) -> ssl_module.SSLContext:
+        return self._ssl if self._ssl is not None else _shared_tls_context()
+
+    def _state(self) -> State:
+        return self._core.state
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _call_connect(self, attempt: int) -> None:
+        assert self._loop is not None
+        self._log.debug("calling rtm.connect (attempt %d)", attempt)
+        # A fresh HTTP client per call, closed right after: an idle session holds no pool.
+        http = self._http = AsyncClient(
+            base_url=self._base_url, timeout=self._timeout, retry=RetryConfig.none(),
+            proxy=self._proxy, verify=self._tls_context(),
+        )
+        try:
+            response = await AsyncRtmApi(http).rtm_connect(
+                self._token,
+                batch_presence_aware=self._batch_presence_aware or None,
+                presence_sub=self._presence_sub or None,
+                request_options=RequestOptions(retry=RetryConfig.none()),
+            )
+        except Exception as exc:
+            self._log.info("rtm.connect failed: %s", exc)
+            self._core.connect_failed(exc, self._loop.time())
+            self._process()
+            return
+        finally:
+            self._http = None
+            await http.aclose()
+        result = response.result
+        try:
+            check_ws_url(result.url, self._allow_insecure)
+        except TransportError as exc:
+            self._log.error("%s", exc)
+            self._core.fail(exc, self._loop.time())
+            self._process()
+            return
+        self._self = result.self_
+        self._team = result.team
+        self._core.connect_succeeded(result.url, self._loop.time())
+        self._process()
+
+    async def _open(self, conn_id: int, url: str) -> None:
+        loop = self._loop
+        assert loop is not None
+        listener = RtmListener(conn_id, self._core.receive_many, self._core.receive_messages,
+                               self._batch_done,
+                               self._on_socket_connected, self._on_socket_closed,
+                               _fast_clock(loop))
+        self._listeners[conn_id] = listener
+        self._log.debug("opening WebSocket %d to %s", conn_id, redact_url(url))
+        try:
+            await open_websocket(listener, url, ssl=self._tls_context(), proxy=self._proxy,
+                                 timeout=self._config.hello_timeout,
+                                 read_buffer_size=self._read_buffer_size, logger=self._log)
+        except asyncio.CancelledError:
+            self._open_tasks.pop(conn_id, None)
+            if listener.transport is None:
+                self._listeners.pop(conn_id, None)
+                self._core.socket_failed(conn_id, ConnectionClosedError("closed"), loop.time())
+                self._process()
+            raise
+        except SlackRtmError as exc:
+            self._open_tasks.pop(conn_id, None)
+            self._listeners.pop(conn_id, None)
+            self._log.info("WebSocket %d failed: %s", conn_id, exc)
+            self._core.socket_failed(conn_id, exc, loop.time())
+            self._process()
+            return
+        self._open_tasks.pop(conn_id, None)
+        self._core.socket_opened(conn_id, loop.time())
+
+    def _on_socket_connected(self, conn_id: int, transport: WSTransport) -> None:
+        if self._paused:
+            transport.underlying_transport.pause_reading()
+
+    def _on_socket_closed(self, conn_id: int, code: int | None, reason: str) -> None:
+        self._listeners.pop(conn_id, None)
+        loop = self._loop
+        assert loop is not None
+        self._log.debug("WebSocket %d closed (code %s)", conn_id, code)
+        self._core.socket_closed(conn_id, loop.time(), code, reason)
+        self._process()
+
+    def _start_finalize(self) -> asyncio.Task[None]:
+        if self._finalize_task is None:
+            self._finalize_task = asyncio.ensure_future(self._finalize())
+        return self._finalize_task
+
+    async def _finalize(self) -> None:
+        """Stop everything that is still running (runs once).
+
+        The I/O tasks are cancelled first; the handlers then get the last events (``closed``
+        among them) for up to ``close_timeout`` before the dispatcher is cancelled too.
+        """
+        assert self._finalized is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._close_timeout)
+        for listener in list(self._listeners.values()):
+            if listener.transport is not None:
+                listener.transport.disconnect(graceful=False)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener.transport.wait_disconnected(), 1.0)
+        self._listeners.clear()
+        if self._http is not None:
+            await self._http.aclose()
+        self._stopped = True
+        self._deliver()
+        self._wake()
+        dispatcher = self._dispatcher
+        if dispatcher is not None and not dispatcher.done():
+            await asyncio.wait([dispatcher], timeout=self._close_timeout)
+            if not dispatcher.done():
+                self._log.warning("handlers still busy %s s after close: cancelling them",
+                                  self._close_timeout)
+                dispatcher.cancel()
+                await asyncio.wait([dispatcher], timeout=self._close_timeout)
+        self._finalized.set()
+
+    # ------------------------------------------------------------------ handlers
+
+    def _ensure_dispatcher(self) -> None:
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.ensure_future(self._dispatch_loop())
+
+    async def _dispatch_loop(self) -> None:
+        """Runs the handlers while nobody iterates. The sync-handler path is inlined (hot)."""
+        queue = self._queue
+        popleft = queue.popleft
+        handlers = self._handlers
+        cache = handlers.cache
+        low = self._max_queue // 2
+        while True:
+            while queue and self._iterators == 0 and self._has_handlers:
+                item = popleft()
+                event = decode_frame(item) if isinstance(item, bytes) else item
+                if self._paused and len(queue) <= low:
+                    self._set_paused(False)
+                found = cache.get(event.type)
+                entries, any_async = found if found is not None else handlers.lookup(event.type)
+                if any_async:
+                    await self._handle_async(event, entries)
+                    continue
+                for entry in entries:
+                    if entry[0] is not None and entry[0] != event_subtype(event):
+                        continue
+                    try:
+                        result = entry[1](event)
+                    except Exception as exc:
+                        self._handler_failed(event, entry, exc)
+                        continue
+                    if result is not None and inspect.isawaitable(result):
+                        await self._handle_async(event, entries, entry, result)
+                        break
+            if self._stopped and not queue:
+                return
+            await self._wait_wake()
+
+    def _handle(self, event: Event) -> Awaitable[None] | None:
+        """Run the handlers for ``event``: sync ones now; returns what is left to await."""
+        found = self._handlers.cache.get(event.type)
+        entries, any_async = found if found is not None else self._handlers.lookup(event.type)
+        if not entries:
+            return None
+        if any_async:
+            return self._handle_async(event, entries)
+        for entry in entries:
+            subtype = entry[0]
+            if subtype is not None and subtype != event_subtype(event):
+                continue
+            try:
+                result = entry[1](event)
+            except Exception as exc:
+                self._handler_failed(event, entry, exc)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                return self._handle_async(event, entries, entry, result)
+        return None
+
+    async def _handle_async(self, event: Event, entries: tuple[Entry, ...],
+                            resume_after: Entry | None = None,
+                            pending: Awaitable[Any] | None = None) -> None:
+        """The general path: awaits async handlers in order (and one a sync handler returned)."""
+        if pending is not None:
+            try:
+                await pending
+            except Exception as exc:
+                assert resume_after is not None
+                self._handler_failed(event, resume_after, exc)
+            entries = entries[entries.index(resume_after) + 1:]
+        for entry in entries:
+            subtype = entry[0]
+            if subtype is not None and subtype != event_subtype(event):
+                continue
+            try:
+                result = entry[1](event)
+                if entry[2] or inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self._handler_failed(event, entry, exc)
+
+    def _handler_failed(self, event: Event, entry: Entry, exc: Exception) -> None:
+        name = handler_name(entry[1])
+        self._log.error("handler %s failed on a %s event", name, event.type, exc_info=exc)
+        if not isinstance(event, HandlerError):
+            self._queue.append(HandlerError(event_type=event.type, error=repr(exc), handler=name))
+            self._wake()
+
+
+_TLS: list[ssl_module.SSLContext] = []
+
+
+def _shared_tls_context() -> ssl_module.SSLContext:
+    """One default (verifying) TLS context for every client of the process.
+
+    Building one loads the system's CA store (hundreds of KiB and milliseconds); sharing it is
+    safe, and what makes thousands of sessions in one process affordable.
+    """
+    if not _TLS:
+        _TLS.append(ssl_module.create_default_context())
+    return _TLS[0]
+
+
+def _fast_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``loop.time`` itself, or ``time.monotonic`` when that is all it does (cheaper to call)."""
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
+def _settle(future: asyncio.Future[object], send: Send) -> None:
+    if send.error is not None:
+        future.set_exception(send.error)
+    else:
+        future.set_result(send.result)

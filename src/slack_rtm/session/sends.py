@@ -1,0 +1,274 @@
+"""Everything the session sends, from the command to its outcome. Pure: time is passed in.
+
+:class:`SendBook` owns frame ids (positive, increasing for the whole session so that a reply
+arriving on the next socket still matches), the queue of sends waiting for the rate limiter or
+a reconnect (bounded), pings (not rate limited), the pending replies and their deadlines, and
+the rule that each :class:`~slack_rtm.session.actions.Send` resolves exactly once.
+It is a part of :class:`~slack_rtm.session.core.SessionCore`, which decides *when* to write.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Final
+
+import msgspec
+
+from slack_rtm.errors import SendError, SendOutcomeUnknownError, SendQueueFullError
+from slack_rtm.session.actions import Action, Send, SendDone, SendFrame
+from slack_rtm.session.config import SessionConfig
+from slack_rtm.session.events import Pong, Reply
+from slack_rtm.session.limits import TokenBucket, check_frame_size
+
+__all__ = ["SendBook", "check_ids", "check_str", "reply_code_msg"]
+
+encode = msgspec.json.Encoder().encode
+_BIG_ID: Final = 2**53  # the widest id we could ever write, for size checks before queueing
+
+
+def check_str(name: str, value: object) -> str:
+    """``value`` if it is a non-blank ``str``.
+
+    Raises:
+        TypeError: not a ``str``; ValueError: empty or blank (the message names ``name``).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def check_ids(name: str, ids: object) -> list[str]:
+    """``ids`` as a list of non-blank strings.
+
+    Raises:
+        TypeError: not an iterable of ``str`` (a bare ``str`` is refused too).
+        ValueError: an id is blank.
+    """
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"{name} must be a list of user ids, got {type(ids).__name__}")
+    out = list(ids)
+    for item in out:
+        check_str(f"each of {name}", item)
+    return out
+
+
+def reply_code_msg(reply: Reply) -> tuple[int | None, str]:
+    """Slack's error ``code`` and ``msg`` from a failed reply (defaults when absent)."""
+    err = reply.error
+    if err is None:
+        return None, "no error detail in the reply"
+    return err.code, err.msg or "no error message in the reply"
+
+
+class SendBook:
+    """Frame ids, queued and pending sends, their deadlines and the rate limiter.
+
+    Args:
+        config: the session settings (rate, burst, queue bound, reply timeout and grace).
+        actions: the core's action list; writes and resolutions are appended to it.
+    """
+
+    def __init__(self, config: SessionConfig, actions: list[Action]) -> None:
+        self._config = config
+        self._actions = actions
+        self.last_id = 0
+        self.outbox: deque[Send] = deque()
+        self.pings: deque[Send] = deque()
+        self.pending: dict[int, Send] = {}
+        self._deadlines: list[tuple[float, int]] = []  # a heap of (deadline, frame id)
+        self.bucket = TokenBucket(config.send_rate, config.send_burst)
+
+    @property
+    def count(self) -> int:
+        """Sends not resolved yet (queued or waiting for a reply)."""
+        return len(self.outbox) + len(self.pings) + len(self.pending)
+
+    def new_id(self) -> int:
+        """The next frame id (keepalive pings use it too)."""
+        self.last_id += 1
+        return self.last_id
+
+    def reset_rate(self, now: float) -> None:
+        """Start the rate limiter full at ``now``."""
+        self.bucket = TokenBucket(self._config.send_rate, self._config.send_burst, now)
+
+    # -------------------------------------------------------------- queueing
+
+    def check_size(self, payload: dict[str, Any]) -> None:
+        """Raises FrameTooLargeError when ``payload`` (with any id) would be over 16 KB."""
+        check_frame_size(len(encode({"id": _BIG_ID, **payload})))
+
+    def queue(self, kind: str, payload: dict[str, Any]) -> Send:
+        """A new send at the back of the queue.
+
+        Raises:
+            SendQueueFullError: ``max_queued_sends`` are already waiting.
+        """
+        limit = self._config.max_queued_sends
+        if len(self.outbox) >= limit:
+            raise SendQueueFullError(
+                f"{len(self.outbox)} sends are already waiting to go out (max_queued_sends="
+                f"{limit}); wait for some to complete"
+            )
+        send = Send(kind, payload)
+        self.outbox.append(send)
+        return send
+
+    def queue_first(self, send: Send) -> None:
+        """Put ``send`` at the front of the queue (the presence subscription after hello)."""
+        self.outbox.appendleft(send)
+
+    def queue_ping(self) -> Send:
+        """A new ping; pings are not rate limited.
+
+        Raises:
+            SendQueueFullError: ``max_queued_sends`` pings are already waiting.
+        """
+        if len(self.pings) >= self._config.max_queued_sends:
+            raise SendQueueFullError(f"{len(self.pings)} pings are already waiting")
+        send = Send("ping", {"type": "ping"})
+        self.pings.append(send)
+        return send
+
+    def next_send_at(self) -> float | None:
+        """When the rate limiter lets the next queued send out (None: nothing queued)."""
+        return self.bucket.next_ready() if self.outbox else None
+
+    def flush(self, conn_id: int, now: float) -> None:
+        """Write on ``conn_id`` every ping, then queued sends while the rate limiter allows."""
+        while self.pings:
+            self.write(self.pings.popleft(), conn_id, now)
+        outbox = self.outbox
+        bucket = self.bucket
+        while outbox and bucket.try_take(now):
+            self.write(outbox.popleft(), conn_id, now)
+
+    def write(self, send: Send, conn_id: int, now: float) -> None:
+        """Give ``send`` an id and emit its frame; it waits for a reply if Slack sends one."""
+        frame_id = self.new_id()
+        send.frame_id = frame_id
+        send.conn_id = conn_id
+        send.sent_at = now
+        frame = {"id": frame_id, **send.payload}
+        if send.kind == "ping":
+            frame["time"] = int(now * 1000)
+        self._actions.append(SendFrame(conn_id, encode(frame)))
+        if send.needs_reply:
+            self.pending[frame_id] = send
+            self.set_deadline(send, now + self._config.reply_timeout)
+        else:
+            self.resolve(send, result=None)
+
+    # -------------------------------------------------------------- outcomes
+
+    def resolve(self, send: Send, *, result: object = None,
+                error: BaseException | None = None) -> None:
+        """Settle ``send`` (once: later calls do nothing) and emit :class:`SendDone`."""
+        if send.done:
+            return
+        send.done = True
+        send.result = result
+        send.error = error
+        if not send.internal:
+            self._actions.append(SendDone(send))
+
+    def on_reply(self, reply: Reply) -> Send | None:
+        """Match a reply to its send and settle it; returns the send (None if unknown)."""
+        send = self.pending.pop(reply.reply_to, None)
+        if send is None:
+            return None
+        if reply.ok is False:
+            code, msg = reply_code_msg(reply)
+            self.resolve(send, error=SendError(code, msg, reply.reply_to))
+        else:
+            self.resolve(send, result=reply)
+        return send
+
+    def on_pong(self, pong: Pong, now: float) -> bool:
+        """Settle the user ping ``pong`` answers with its round trip; True if there was one."""
+        reply_to = pong.reply_to
+        send = self.pending.get(reply_to) if reply_to is not None else None
+        if send is None or send.kind != "ping":
+            return False
+        del self.pending[send.frame_id]  # type: ignore[arg-type]
+        sent_at = send.sent_at if send.sent_at is not None else now
+        self.resolve(send, result=max(0.0, now - sent_at))
+        return True
+
+    def fail_all(self, error: BaseException) -> None:
+        """Settle every queued and pending send with (a copy of) ``error``."""
+        for queue in (self.outbox, self.pings):
+            while queue:
+                self.resolve(queue.popleft(), error=_copy(error))
+        pending = list(self.pending.values())
+        self.pending.clear()
+        self._deadlines.clear()
+        for send in pending:
+            self.resolve(send, error=_copy(error))
+
+    # -------------------------------------------------------------- deadlines
+
+    def set_deadline(self, send: Send, deadline: float) -> None:
+        """Set when a pending send gives up waiting for its reply."""
+        # Every deadline goes in a heap (stale entries are skipped when they surface), so the
+        # earliest is found without scanning thousands of pipelined sends.
+        send.deadline = deadline
+        assert send.frame_id is not None
+        heapq.heappush(self._deadlines, (deadline, send.frame_id))
+
+    def earliest_deadline(self) -> float | None:
+        """The first reply deadline, if any send waits for one."""
+        heap = self._deadlines
+        pending = self.pending
+        while heap:
+            deadline, frame_id = heap[0]
+            send = pending.get(frame_id)
+            if send is not None and send.deadline == deadline:
+                return deadline
+            heapq.heappop(heap)  # answered, or its deadline moved: a stale entry
+        return None
+
+    def link_lost(self, conn_id: int, now: float) -> None:
+        """Socket ``conn_id`` is gone: its unanswered sends wait only ``reply_grace`` more."""
+        grace = now + self._config.reply_grace
+        for send in list(self.pending.values()):
+            if send.conn_id == conn_id:
+                current = send.deadline
+                self.set_deadline(send, grace if current is None else min(current, grace))
+
+    def new_link(self, conn_id: int, now: float) -> None:
+        """A new socket said hello: sends of older sockets get ``reply_grace`` from now, as
+        Slack may answer them on this one."""
+        grace = now + self._config.reply_grace
+        for send in list(self.pending.values()):
+            if send.conn_id != conn_id and send.deadline is not None and send.deadline < grace:
+                self.set_deadline(send, grace)
+
+    def expire(self, now: float, current_conn: int | None) -> None:
+        """Fail the sends whose deadline passed with :class:`SendOutcomeUnknownError`."""
+        expired: list[Send] = []
+        while True:
+            deadline = self.earliest_deadline()
+            if deadline is None or deadline > now:
+                break
+            _, frame_id = heapq.heappop(self._deadlines)
+            expired.append(self.pending.pop(frame_id))
+        for send in expired:
+            if send.conn_id == current_conn:
+                msg = (f"no reply to frame {send.frame_id} within {self._config.reply_timeout}"
+                       " s; it may or may not have been delivered")
+            else:
+                msg = (f"the connection was lost after frame {send.frame_id} was written and "
+                       "before its reply; it may or may not have been delivered")
+            self.resolve(send, error=SendOutcomeUnknownError(msg))
+
+
+def _copy(error: BaseException) -> BaseException:
+    # One exception object per send (tracebacks are per raise), with the same cause.
+    new = type(error)(*error.args)
+    new.__cause__ = error.__cause__
+    return new
