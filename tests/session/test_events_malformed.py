@@ -68,11 +68,11 @@ def test_not_an_object(frame: bytes, kind: str) -> None:
 
 def test_invalid_utf8() -> None:
     m = malformed(b'{"type":"message","text":"caf\xc3"}')  # truncated 2-byte sequence
-    assert "invalid text encoding" in m.error
+    assert "utf-8" in m.error.lower()  # msgspec < 0.23 raises UnicodeError, later DecodeError
     assert m.text.startswith('{"type":"message","text":"caf')
     assert m.text.endswith('\ufffd"}')  # shown with U+FFFD, never raises
     m2 = malformed(b'{"type":"\xff\xfe"}')
-    assert "invalid text encoding" in m2.error
+    assert "utf-8" in m2.error.lower()
 
 
 def test_lone_surrogate_in_str_input() -> None:
