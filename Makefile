@@ -38,7 +38,10 @@ types: $(STAMP)
 	$(BIN)/mypy --strict src/slack_rtm
 
 pytest: $(STAMP) $(NODE_COMPAT)
-	$(BIN)/python -m pytest
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report
 
 test: lint types pytest
 
@@ -50,7 +53,7 @@ bench-smoke: $(STAMP)
 
 soak: $(STAMP)
 	SLACK_RTM_SOAK_SECONDS=$${SOAK_SECONDS:-180} SLACK_RTM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} \
-	  $(BIN)/python -m pytest --no-cov -q -s tests/reliability/test_soak.py \
+	  $(BIN)/python -m pytest -q -s tests/reliability/test_soak.py \
 	  tests/reliability/test_fuzz_api.py tests/reliability/test_fuzz_frames.py \
 	  tests/session/test_decode_fuzz.py
 
@@ -59,4 +62,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -80,7 +80,7 @@ def test_readme_block(kind: str, lang: str, code: str, tmp_path: Path) -> None:
             test_file = tmp_path / "test_from_readme.py"
             test_file.write_text(code, encoding="utf-8")
             out = subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov",
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                  "-W", "error", "-o", "asyncio_default_fixture_loop_scope=function",
                  str(test_file)],
                 env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
