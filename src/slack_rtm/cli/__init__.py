@@ -18,6 +18,18 @@ from slack_rtm.redact import redact_text
 
 __all__ = ["build_parser", "main"]
 
+_EXAMPLES = """\
+examples:
+  slack-rtm demo                        # no Slack account needed: emulator + bot, live
+  slack-rtm emulator --port 8765        # a local Slack RTM server for your own bot
+  export SLACK_TOKEN=xoxb-...           # then, against Slack (or SLACK_API_URL=emulator):
+  slack-rtm connect
+  slack-rtm listen --type message | jq -r .text
+  slack-rtm send C0123456789 "hello"
+
+'slack-rtm COMMAND --help' shows each command's options and examples.
+"""
+
 # Subcommand modules, in the order they appear in --help.
 _COMMANDS: tuple[str, ...] = ("connect", "listen", "send", "emulator", "demo")
 
@@ -27,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slack-rtm",
         description="Slack Real Time Messaging: connect, listen, send, and a local emulator.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"slack-rtm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
