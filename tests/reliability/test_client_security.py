@@ -44,8 +44,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
 
 
 def _tickets(emu: Emulator) -> list[str]:
-    """Every WebSocket URL path the emulator issued (private state: test-only access)."""
-    return list(emu._tickets)
+    """The ticket (the secret last path segment) of every WebSocket URL the emulator issued."""
+    return [url.rsplit("/", 1)[1] for url in emu.issued_urls]
 
 
 async def test_no_secret_leaks_through_a_whole_session(

@@ -37,8 +37,8 @@ def check(leakcheck: LeakCheck, emu: EmulatorThread) -> LeakCheck:
 
 
 def _tickets(emu: EmulatorThread) -> list[str]:
-    """Every WebSocket URL path the emulator issued (private state: test-only access)."""
-    return list(emu.emulator._tickets)
+    """The ticket (the secret last path segment) of every WebSocket URL the emulator issued."""
+    return [url.rsplit("/", 1)[1] for url in emu.issued_urls]
 
 
 def _run(check: LeakCheck, emu: EmulatorThread, *argv: str) -> int:

@@ -7,7 +7,29 @@ Quick use::
     async with Emulator() as emu:           # listens on 127.0.0.1, a free port
         emu.api_url                         # "http://127.0.0.1:PORT/api"
         emu.bot_token                       # the default bot's token
+        alice = emu.workspace.people[0].id  # emu.user_tokens: the people's tokens by id
         await emu.post_message(alice, emu.general_channel_id, "hi")
+
+Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
+
+- Events: ``post_message(user_id, channel_id, text, thread_ts=None)``,
+  ``inject_event(event, user_id=None)``, ``set_presence(user_id, presence)``.
+- Sockets: ``send_goodbye(close_after=None)``, ``start_migration(duration=3.0)``,
+  ``drop_connections(abrupt=True, user_id=None)``, ``set_pong(enabled)``.
+- ``rtm.connect``: ``fail_next_connects(n, error, status)``,
+  ``rate_limit_next_connects(n, retry_after)``, ``expire_next_urls(n=1)`` (the URL is handed
+  out but already expired), ``set_token_error(token, error)``,
+  ``set_connect_rate_limit(per_minute, token=None)``.
+- Load: ``prepare_firehose(n)``, ``firehose(n, user_id=None)``,
+  ``firehose_payloads(payloads, user_id=None)``.
+- Records and waits: ``received`` (frames clients sent), ``clear_received()``,
+  ``connect_log`` / ``connect_calls`` (answered ``rtm.connect`` calls), ``issued_urls`` (the
+  WebSocket URLs handed out: credentials, for leak checks), ``state()``,
+  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``.
+
+:class:`EmulatorThread` runs it on a background thread with the same controls as blocking
+calls, and their awaitable twins on ``.aio``; the HTTP control API (:mod:`.control`, under
+``/_emulator/``) offers every control to other processes as ``POST /_emulator/<name>``.
 
 Modules: :mod:`.workspace` (team, users, channels), :mod:`.server` (:class:`Emulator` and its
 Python controls), :mod:`.faults` (fault injection), :mod:`.webapi` (``rtm.connect``,

@@ -1,34 +1,49 @@
-"""The HTTP control API under ``/_emulator/``: the Python controls, for other processes.
+"""The HTTP control API under ``/_emulator/``: every Python control, for other processes.
 
-JSON in, JSON out; argument names are those of the Python methods. Every answer has ``ok``; a bad
-argument answers HTTP 400 ``{"ok": false, "error": "..."}``, a wait that times out HTTP 504.
+JSON in, JSON out. Each control of :class:`~slack_rtm.emulator.Emulator` is ``POST
+/_emulator/<method name>`` with the method's arguments as a JSON object (a shorter older name
+works too, in brackets below). Every answer has ``ok``; a bad argument answers HTTP 400 ``{"ok":
+false, "error": "..."}``, a wait that times out HTTP 504, an unknown control HTTP 404.
 
-=======================================  ========================================================
-route                                     body -> answer
-=======================================  ========================================================
-``GET /_emulator/state``                  -> :meth:`Emulator.state` (tokens included: they are
-                                          the emulator's own fake tokens)
-``GET /_emulator/received?since=0``       -> ``{"frames": [{user_id, conn_id, data, text}]}``
-``DELETE /_emulator/received``            forget recorded frames
-``POST /_emulator/post_message``          ``{user_id, channel_id, text, thread_ts?}`` -> ``{ts}``
-``POST /_emulator/inject_event``          ``{event, user_id?}`` -> ``{reached}``
-``POST /_emulator/presence``              ``{user_id, presence}`` -> ``{reached}``
-``POST /_emulator/goodbye``               ``{close_after?}`` -> ``{reached}``
-``POST /_emulator/migration``             ``{duration?}`` -> ``{reached}``
-``POST /_emulator/drop``                  ``{abrupt?, user_id?}`` -> ``{dropped}``
-``POST /_emulator/pong``                  ``{enabled}``
-``POST /_emulator/fail_connects``         ``{n, error?, status?}``
-``POST /_emulator/rate_limit_connects``   ``{n, retry_after?}``
-``POST /_emulator/token_error``           ``{token, error}`` (``error: null`` clears)
-``POST /_emulator/connect_rate_limit``    ``{per_minute, token?}`` (``per_minute: null`` lifts)
-``POST /_emulator/firehose``              ``{n, user_id?}`` or ``{payloads, user_id?}`` ->
-                                          ``{sent, seconds, cpu_seconds}`` once written;
-                                          ``{n, prepare: true}`` only encodes (see
-                                          :meth:`Emulator.prepare_firehose`)
-``POST /_emulator/wait_connections``      ``{n, timeout?}``
-``POST /_emulator/wait_frame``            ``{match, timeout?}`` -> ``{frame}``: the first frame
-                                          whose JSON has every key/value of ``match``
-=======================================  ========================================================
+=============================================  ==================================================
+route                                          body -> answer
+=============================================  ==================================================
+``GET /_emulator/state``                       -> :meth:`Emulator.state` (tokens included: they
+                                               are the emulator's own fake tokens)
+``GET /_emulator/received?since=0``            -> ``{count, frames: [{user_id, conn_id, data,
+                                               text}]}``, the frames from index ``since`` on
+``DELETE /_emulator/received``,                forget recorded frames
+``POST /_emulator/clear_received``
+``GET /_emulator/connect_log?since=0``         -> ``{count, calls: [{user_id, status, ok, error,
+                                               params}]}``: the answered ``rtm.connect`` calls
+``GET /_emulator/issued_urls``                 -> ``{urls}``: :attr:`Emulator.issued_urls`
+``POST /_emulator/post_message``               ``{user_id, channel_id, text, thread_ts?}`` ->
+                                               ``{ts}``
+``POST /_emulator/inject_event``               ``{event, user_id?}`` -> ``{reached}``
+``POST /_emulator/set_presence`` (presence)    ``{user_id, presence}`` -> ``{reached}``
+``POST /_emulator/send_goodbye`` (goodbye)     ``{close_after?}`` -> ``{reached}``
+``POST /_emulator/start_migration``            ``{duration?}`` -> ``{reached}``
+(migration)
+``POST /_emulator/drop_connections`` (drop)    ``{abrupt?, user_id?}`` -> ``{dropped}``
+``POST /_emulator/set_pong`` (pong)            ``{enabled}``
+``POST /_emulator/fail_next_connects``         ``{n, error?, status?}``
+(fail_connects)
+``POST /_emulator/rate_limit_next_connects``   ``{n, retry_after?}``
+(rate_limit_connects)
+``POST /_emulator/expire_next_urls``           ``{n?}`` (default 1)
+``POST /_emulator/set_token_error``            ``{token, error}`` (``error: null`` clears)
+(token_error)
+``POST /_emulator/set_connect_rate_limit``     ``{per_minute, token?}`` (``per_minute: null``
+(connect_rate_limit)                           lifts the limit)
+``POST /_emulator/prepare_firehose``           ``{n}`` -> ``{prepared, seconds}``
+``POST /_emulator/firehose``                   ``{n, user_id?}`` or ``{payloads, user_id?}`` ->
+                                               ``{sent, seconds, cpu_seconds}`` once written;
+                                               ``{n, prepare: true}`` = ``prepare_firehose``
+``POST /_emulator/firehose_payloads``          ``{payloads, user_id?}`` -> as ``firehose``
+``POST /_emulator/wait_connections``           ``{n, timeout?}`` -> ``{connection_count}``
+``POST /_emulator/wait_for_frame``             ``{match, timeout?}`` -> ``{frame}``: the first
+(wait_frame)                                   frame whose JSON has every key/value of ``match``
+=============================================  ==================================================
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ from slack_rtm.emulator.records import ReceivedFrame
 if TYPE_CHECKING:
     from slack_rtm.emulator.server import Emulator
 
-__all__ = ["PREFIX", "add_routes"]
+__all__ = ["ACTIONS", "ALIASES", "PREFIX", "add_routes"]
 
 PREFIX = "/_emulator"
 
@@ -63,6 +78,13 @@ def _req(body: Body, name: str) -> Any:
     if name not in body:
         raise ValueError(f"{name} is required")
     return body[name]
+
+
+def _bool(body: Body, name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false")
+    return value
 
 
 def _frame(frame: ReceivedFrame) -> Body:
@@ -97,14 +119,12 @@ async def _migration(emu: Emulator, b: Body) -> Body:
 
 
 async def _drop(emu: Emulator, b: Body) -> Body:
-    return {"dropped": await emu.drop_connections(bool(b.get("abrupt", True)), b.get("user_id"))}
+    return {"dropped": await emu.drop_connections(_bool(b, "abrupt", True), b.get("user_id"))}
 
 
 async def _pong(emu: Emulator, b: Body) -> Body:
-    enabled = b.get("enabled")
-    if not isinstance(enabled, bool):
-        raise ValueError("enabled must be true or false")
-    emu.set_pong(enabled)
+    _req(b, "enabled")
+    emu.set_pong(_bool(b, "enabled", True))
     return {}
 
 
@@ -118,6 +138,11 @@ async def _rate_limit(emu: Emulator, b: Body) -> Body:
     return {}
 
 
+async def _expire_urls(emu: Emulator, b: Body) -> Body:
+    emu.expire_next_urls(b.get("n", 1))
+    return {}
+
+
 async def _token_error(emu: Emulator, b: Body) -> Body:
     emu.set_token_error(_req(b, "token"), _req(b, "error"))
     return {}
@@ -128,12 +153,14 @@ async def _connect_rate_limit(emu: Emulator, b: Body) -> Body:
     return {}
 
 
-async def _firehose(emu: Emulator, b: Body) -> Body:
+async def _prepare(emu: Emulator, b: Body) -> Body:
+    start = time.perf_counter()
+    emu.prepare_firehose(_req(b, "n"))
+    return {"prepared": b["n"], "seconds": time.perf_counter() - start}
+
+
+async def _stream(emu: Emulator, b: Body, payloads: Any) -> Body:
     start, cpu = time.perf_counter(), time.process_time()
-    payloads = b.get("payloads")
-    if b.get("prepare") is True:
-        emu.prepare_firehose(_req(b, "n"))
-        return {"prepared": b["n"], "seconds": time.perf_counter() - start}
     if payloads is not None:
         if not isinstance(payloads, list):
             raise TypeError("payloads must be a list")
@@ -145,6 +172,24 @@ async def _firehose(emu: Emulator, b: Body) -> Body:
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
     }
+
+
+async def _firehose(emu: Emulator, b: Body) -> Body:
+    if b.get("prepare") is True:
+        return await _prepare(emu, b)
+    return await _stream(emu, b, b.get("payloads"))
+
+
+async def _firehose_payloads(emu: Emulator, b: Body) -> Body:
+    payloads = _req(b, "payloads")
+    if payloads is None:
+        raise TypeError("payloads must be a list")
+    return await _stream(emu, b, payloads)
+
+
+async def _clear(emu: Emulator, b: Body) -> Body:
+    emu.clear_received()
+    return {}
 
 
 async def _wait_connections(emu: Emulator, b: Body) -> Body:
@@ -168,19 +213,47 @@ async def _wait_frame(emu: Emulator, b: Body) -> Body:
 _ACTIONS: dict[str, Action] = {
     "post_message": _post_message,
     "inject_event": _inject,
-    "presence": _presence,
-    "goodbye": _goodbye,
-    "migration": _migration,
-    "drop": _drop,
-    "pong": _pong,
-    "fail_connects": _fail,
-    "rate_limit_connects": _rate_limit,
-    "token_error": _token_error,
-    "connect_rate_limit": _connect_rate_limit,
+    "set_presence": _presence,
+    "send_goodbye": _goodbye,
+    "start_migration": _migration,
+    "drop_connections": _drop,
+    "set_pong": _pong,
+    "fail_next_connects": _fail,
+    "rate_limit_next_connects": _rate_limit,
+    "expire_next_urls": _expire_urls,
+    "set_token_error": _token_error,
+    "set_connect_rate_limit": _connect_rate_limit,
+    "clear_received": _clear,
+    "prepare_firehose": _prepare,
     "firehose": _firehose,
+    "firehose_payloads": _firehose_payloads,
     "wait_connections": _wait_connections,
-    "wait_frame": _wait_frame,
+    "wait_for_frame": _wait_frame,
 }
+
+#: Older, shorter route names (kept working).
+ALIASES: dict[str, str] = {
+    "presence": "set_presence",
+    "goodbye": "send_goodbye",
+    "migration": "start_migration",
+    "drop": "drop_connections",
+    "pong": "set_pong",
+    "fail_connects": "fail_next_connects",
+    "rate_limit_connects": "rate_limit_next_connects",
+    "token_error": "set_token_error",
+    "connect_rate_limit": "set_connect_rate_limit",
+    "wait_frame": "wait_for_frame",
+}
+
+#: Every ``POST /_emulator/<name>`` control name (aliases included).
+ACTIONS: frozenset[str] = frozenset(_ACTIONS) | frozenset(ALIASES)
+
+
+def _since(request: web.Request) -> int:
+    try:
+        return max(0, int(request.query.get("since", "0")))
+    except ValueError:
+        raise ValueError("since must be an integer") from None
 
 
 def add_routes(emu: Emulator, app: web.Application) -> None:
@@ -194,14 +267,26 @@ def add_routes(emu: Emulator, app: web.Application) -> None:
             emu.clear_received()
             return _reply({"ok": True})
         try:
-            since = max(0, int(request.query.get("since", "0")))
-        except ValueError:
-            return _reply({"ok": False, "error": "since must be an integer"}, 400)
+            since = _since(request)
+        except ValueError as exc:
+            return _reply({"ok": False, "error": str(exc)}, 400)
         frames = [_frame(f) for f in emu.received[since:]]
         return _reply({"ok": True, "count": len(emu.received), "frames": frames})
 
+    async def connect_log(request: web.Request) -> web.Response:
+        try:
+            since = _since(request)
+        except ValueError as exc:
+            return _reply({"ok": False, "error": str(exc)}, 400)
+        calls = [msgspec.to_builtins(c) for c in emu.connect_log[since:]]
+        return _reply({"ok": True, "count": len(emu.connect_log), "calls": calls})
+
+    async def issued_urls(request: web.Request) -> web.Response:
+        return _reply({"ok": True, "urls": emu.issued_urls})
+
     async def action(request: web.Request) -> web.Response:
-        handler = _ACTIONS.get(request.match_info["action"])
+        name = request.match_info["action"]
+        handler = _ACTIONS.get(ALIASES.get(name, name))
         if handler is None:
             return _reply({"ok": False, "error": "unknown control action"}, 404)
         raw = await request.read()
@@ -222,4 +307,6 @@ def add_routes(emu: Emulator, app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/state", state)
     app.router.add_route("GET", f"{PREFIX}/received", received)
     app.router.add_route("DELETE", f"{PREFIX}/received", received)
+    app.router.add_get(f"{PREFIX}/connect_log", connect_log)
+    app.router.add_get(f"{PREFIX}/issued_urls", issued_urls)
     app.router.add_post(PREFIX + "/{action}", action)

@@ -1,8 +1,9 @@
 """Fault injection: the :class:`Emulator` controls that make Slack misbehave on purpose.
 
 ``goodbye``, team migration, dropped sockets, unanswered pings, failing or rate-limited
-``rtm.connect`` calls and per-token errors. :class:`FaultControls` is a mixin of
-:class:`~slack_rtm.emulator.server.Emulator`, which owns the state declared here.
+``rtm.connect`` calls, per-token errors, connect rate limits and already-expired URLs.
+:class:`FaultControls` is a mixin of :class:`~slack_rtm.emulator.server.Emulator`, which owns
+the state declared here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class FaultControls:
     token_errors: dict[str, str]
     _conns: dict[int, Connection]
     _forced: list[ForcedAnswer]
+    _expire_next: int
     _migrating_until: float
     _connect_limiters: dict[str, WindowLimiter]
     _token_rate_limits: dict[str, int | None]
@@ -130,6 +132,18 @@ class FaultControls:
         headers = {"Retry-After": str(retry_after)}
         body = {"ok": False, "error": "ratelimited"}
         self._forced.extend((429, body, headers) for _ in range(n))
+
+    def expire_next_urls(self, n: int = 1) -> None:
+        """Make the next ``n`` URLs that ``rtm.connect`` hands out already expired: opening one
+        gets the ``error`` event (code 1, ``Socket URL has expired``) and a close (1008).
+        Failed ``rtm.connect`` calls hand out no URL and do not count. Adds to any earlier
+        request; ``n=0`` changes nothing.
+
+        Raises:
+            ValueError: ``n`` is not an int >= 0.
+        """
+        check_count("n", n)
+        self._expire_next += n
 
     def set_connect_rate_limit(self, per_minute: int | None, token: str | None = None) -> None:
         """Limit ``rtm.connect`` to ``per_minute`` calls a minute for ``token`` (or, with no

@@ -10,9 +10,22 @@ Installing slack-rtm registers it; any test can then ask for a running emulator:
 
 The fixture yields a started :class:`~slack_rtm.emulator.EmulatorThread` (fresh for each test,
 stopped afterwards) whose controls are blocking calls, so it works in sync tests and in async
-tests alike; async tests whose client shares the test's event loop should await the ``.aio``
-twins when they wait (``await slack_emulator.aio.wait_for_frame(...)``) so that the loop keeps
-running meanwhile. To pass options (e.g. ``write_rate=None``), mark the test::
+tests alike:
+
+- read: ``api_url``, ``base_url``, ``control_url``, ``port``, ``bot_token``, ``bot_user_id``,
+  ``user_tokens``, ``team_id``, ``general_channel_id``, ``workspace``, ``received``,
+  ``connection_count``, ``connect_calls``, ``connect_log``, ``issued_urls``, ``state()``;
+- act: ``post_message``, ``inject_event``, ``set_presence``, ``send_goodbye``,
+  ``start_migration``, ``drop_connections``, ``set_pong``, ``fail_next_connects``,
+  ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,
+  ``set_token_error``, ``clear_received``, ``prepare_firehose``, ``firehose``,
+  ``firehose_payloads``;
+- wait: ``wait_for_frame``, ``wait_connections``.
+
+Async tests whose client shares the test's event loop should await the ``.aio`` twins (same
+names, every control above) when they wait (``await slack_emulator.aio.wait_for_frame(...)``),
+so that the loop keeps running meanwhile. The emulator itself is ``slack_emulator.emulator``.
+To pass options (e.g. ``write_rate=None``), mark the test::
 
     @pytest.mark.slack_emulator(write_rate=None, connect_rate_limit=2)
 """

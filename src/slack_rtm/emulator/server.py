@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,10 @@ from slack_rtm.emulator.workspace import Presence, User, Workspace
 if TYPE_CHECKING:
     from slack_rtm.emulator.thread import EmulatorThread
 
-__all__ = ["Emulator", "Grant"]
+__all__ = ["ISSUED_URLS_KEPT", "Emulator", "Grant"]
+
+#: How many of the most recent WebSocket URLs :attr:`Emulator.issued_urls` remembers.
+ISSUED_URLS_KEPT = 10_000
 
 
 class Grant(msgspec.Struct, frozen=True):
@@ -120,6 +124,8 @@ class Emulator(FaultControls):
         self._conns: dict[int, Connection] = {}
         self._next_conn_id = 1
         self._tickets: dict[str, Grant | None] = {}
+        self._issued_urls: deque[str] = deque(maxlen=ISSUED_URLS_KEPT)
+        self._expire_next = 0
         self._forced: list[ForcedAnswer] = []
         self._migrating_until = 0.0
         self._connect_limiters: dict[str, WindowLimiter] = {}
@@ -282,16 +288,35 @@ class Emulator(FaultControls):
         self.connect_log.append(call)
         self._notify()
 
-    def issue_ticket(self, user: User, *, batch_presence_aware: bool, presence_sub: bool) -> str:
-        """A fresh single-use ticket for the WebSocket URL path."""
+    def issue_url(
+        self, host: str, user: User, *, batch_presence_aware: bool, presence_sub: bool
+    ) -> str:
+        """A fresh single-use WebSocket URL on ``host`` (``HOST:PORT`` as the client reached
+        us) whose path holds a new ticket; it is recorded in :attr:`issued_urls`. Called by the
+        Web API handler for each successful ``rtm.connect``."""
         now = time.monotonic()
         if len(self._tickets) > 10_000:
             self._tickets = {
                 t: g for t, g in self._tickets.items() if g is not None and g.expires > now
             }
         ticket = secrets.token_urlsafe(24)
-        self._tickets[ticket] = Grant(user, now + self.url_ttl, batch_presence_aware, presence_sub)
-        return ticket
+        if self._expire_next > 0:  # expire_next_urls(): born expired
+            self._expire_next -= 1
+            expires = float("-inf")
+        else:
+            expires = now + self.url_ttl
+        self._tickets[ticket] = Grant(user, expires, batch_presence_aware, presence_sub)
+        url = f"ws://{host}/websocket/{ticket}"
+        self._issued_urls.append(url)
+        return url
+
+    @property
+    def issued_urls(self) -> list[str]:
+        """A copy of the WebSocket URLs ``rtm.connect`` handed out, oldest first (the most
+        recent :data:`ISSUED_URLS_KEPT`), used or not. They are credentials: tests use them to
+        check that no URL leaks into logs, reprs or errors. The ticket, the secret part, is the
+        URL's last path segment."""
+        return list(self._issued_urls)
 
     def redeem_ticket(self, ticket: str) -> Grant | None:
         """The grant of a valid ticket (now used up), or ``None`` if unknown, used or expired."""
@@ -551,6 +576,8 @@ class Emulator(FaultControls):
                 for c in self._conns.values()
             ],
             "connect_calls": self.connect_calls,
+            "issued_url_count": len(self._issued_urls),
+            "expire_next_urls": self._expire_next,
             "received_count": len(self.received),
             "pong_enabled": self.pong_enabled,
             "migrating": self.migrating,

@@ -184,6 +184,11 @@ class EmulatorThread:
         """A copy of the answered ``rtm.connect`` calls."""
         return self._sync(lambda: list(self.emulator.connect_log))
 
+    @property
+    def issued_urls(self) -> list[str]:
+        """A copy of the WebSocket URLs handed out; see :attr:`Emulator.issued_urls`."""
+        return self._sync(lambda: self.emulator.issued_urls)
+
     def state(self) -> dict[str, Any]:
         """See :meth:`Emulator.state`."""
         return self._sync(self.emulator.state)
@@ -228,6 +233,10 @@ class EmulatorThread:
         """See :meth:`Emulator.rate_limit_next_connects`."""
         self._sync(lambda: self.emulator.rate_limit_next_connects(n, retry_after))
 
+    def expire_next_urls(self, n: int = 1) -> None:
+        """See :meth:`Emulator.expire_next_urls`."""
+        self._sync(lambda: self.emulator.expire_next_urls(n))
+
     def set_connect_rate_limit(self, per_minute: int | None, token: str | None = None) -> None:
         """See :meth:`Emulator.set_connect_rate_limit`."""
         self._sync(lambda: self.emulator.set_connect_rate_limit(per_minute, token))
@@ -250,6 +259,10 @@ class EmulatorThread:
         """See :meth:`Emulator.wait_connections`."""
         self.call(self.emulator.wait_connections(n, timeout), timeout + _SLACK)
 
+    def prepare_firehose(self, n: int) -> None:
+        """See :meth:`Emulator.prepare_firehose`."""
+        self._sync(lambda: self.emulator.prepare_firehose(n))
+
     def firehose(self, n: int, user_id: str | None = None, timeout: float = 300.0) -> int:
         """See :meth:`Emulator.firehose`."""
         return self.call(self.emulator.firehose(n, user_id), timeout)
@@ -265,13 +278,23 @@ class EmulatorThread:
 
 
 class AsyncControls:
-    """Awaitable twins of the :class:`EmulatorThread` controls, for code on another loop."""
+    """Awaitable twins of the :class:`EmulatorThread` controls, for code on another loop.
+
+    Same names, same arguments, same order; each runs on the emulator's loop and is awaited
+    without blocking the caller's loop.
+    """
 
     def __init__(self, owner: EmulatorThread) -> None:
         self._owner = owner
 
     async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return await asyncio.wrap_future(self._owner.future(coro))
+
+    async def _sync(self, fn: Callable[[], T]) -> T:
+        async def run() -> T:
+            return fn()
+
+        return await self._run(run())
 
     async def post_message(
         self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None
@@ -301,6 +324,38 @@ class AsyncControls:
         """See :meth:`Emulator.drop_connections`."""
         return await self._run(self._owner.emulator.drop_connections(abrupt, user_id))
 
+    async def set_pong(self, enabled: bool) -> None:
+        """See :meth:`Emulator.set_pong`."""
+        await self._sync(lambda: self._owner.emulator.set_pong(enabled))
+
+    async def fail_next_connects(
+        self, n: int, error: str = "internal_error", status: int = 200
+    ) -> None:
+        """See :meth:`Emulator.fail_next_connects`."""
+        await self._sync(lambda: self._owner.emulator.fail_next_connects(n, error, status))
+
+    async def rate_limit_next_connects(self, n: int, retry_after: int = 1) -> None:
+        """See :meth:`Emulator.rate_limit_next_connects`."""
+        await self._sync(lambda: self._owner.emulator.rate_limit_next_connects(n, retry_after))
+
+    async def expire_next_urls(self, n: int = 1) -> None:
+        """See :meth:`Emulator.expire_next_urls`."""
+        await self._sync(lambda: self._owner.emulator.expire_next_urls(n))
+
+    async def set_connect_rate_limit(
+        self, per_minute: int | None, token: str | None = None
+    ) -> None:
+        """See :meth:`Emulator.set_connect_rate_limit`."""
+        await self._sync(lambda: self._owner.emulator.set_connect_rate_limit(per_minute, token))
+
+    async def set_token_error(self, token: str, error: str | None) -> None:
+        """See :meth:`Emulator.set_token_error`."""
+        await self._sync(lambda: self._owner.emulator.set_token_error(token, error))
+
+    async def clear_received(self) -> None:
+        """See :meth:`Emulator.clear_received`."""
+        await self._sync(self._owner.emulator.clear_received)
+
     async def wait_for_frame(
         self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 5.0
     ) -> ReceivedFrame:
@@ -310,6 +365,10 @@ class AsyncControls:
     async def wait_connections(self, n: int, timeout: float = 5.0) -> None:
         """See :meth:`Emulator.wait_connections`."""
         await self._run(self._owner.emulator.wait_connections(n, timeout))
+
+    async def prepare_firehose(self, n: int) -> None:
+        """See :meth:`Emulator.prepare_firehose`."""
+        await self._sync(lambda: self._owner.emulator.prepare_firehose(n))
 
     async def firehose(self, n: int, user_id: str | None = None) -> int:
         """See :meth:`Emulator.firehose`."""

@@ -138,7 +138,8 @@ async def _rtm_connect(emu: Emulator, request: web.Request) -> web.Response:
     if wait is not None:
         body = {"ok": False, "error": "ratelimited"}
         return _answer(emu, uid, params, 429, body, {"Retry-After": str(wait)})
-    ticket = emu.issue_ticket(
+    url = emu.issue_url(
+        request.host,
         user,
         batch_presence_aware=parse_bool(params.get("batch_presence_aware")),
         presence_sub=parse_bool(params.get("presence_sub")),
@@ -146,7 +147,7 @@ async def _rtm_connect(emu: Emulator, request: web.Request) -> web.Response:
     team = emu.workspace.team
     body = {
         "ok": True,
-        "url": f"ws://{request.host}/websocket/{ticket}",
+        "url": url,
         "team": {"id": team.id, "name": team.name, "domain": team.domain},
         "self": {"id": user.id, "name": user.name},
     }
