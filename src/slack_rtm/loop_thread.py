@@ -31,11 +31,16 @@ class LoopThread:
         self.name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        # Futures of submitted coroutines: one submitted just as the loop stops may never start,
+        # so stop() cancels whatever is left rather than leave its waiter blocked for ever.
+        self._futures: set[concurrent.futures.Future[Any]] = set()
 
     @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
-        return self._loop is not None and self._loop.is_running()
+        return not self._stopping and self._loop is not None and self._loop.is_running()
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -64,11 +69,15 @@ class LoopThread:
         Raises:
             RuntimeError: the loop is not running (``coro`` is closed, never started).
         """
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            coro.close()
-            raise RuntimeError(f"{self.name} is not running")
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        with self._lock:
+            loop = self._loop
+            if loop is None or self._stopping or not loop.is_running():
+                coro.close()
+                raise RuntimeError(f"{self.name} is not running")
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+            self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the loop and wait for its result (blocking the calling thread).
@@ -89,13 +98,20 @@ class LoopThread:
             raise
 
     def stop(self, timeout: float | None = None) -> None:
-        """Cancel the loop's remaining tasks, close it and join the thread. Idempotent."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or loop.is_closed():
-            return
-        if loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
+        """Cancel the loop's remaining tasks, close it and join the thread. Idempotent.
+
+        Futures of coroutines that never got to run are cancelled too.
+        """
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            if loop is None or thread is None or self._stopping:
+                return
+            self._stopping = True
+            if loop.is_running():
+                loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
+        for future in list(self._futures):
+            future.cancel()
 
 
 def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:

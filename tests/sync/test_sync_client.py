@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -158,3 +159,95 @@ def test_run_returns_when_closed_from_another_thread(emu: EmulatorThread) -> Non
     assert rtm.state is State.CLOSED
     with pytest.raises((StateError, ConnectionClosedError)):
         rtm.send_message(emu.general_channel_id, "after close")
+
+
+def _numbered(emu: EmulatorThread, n: int, typing_every: int = 0) -> list[str]:
+    user = _person(emu)
+    out = []
+    for i in range(n):
+        out.append(json.dumps({"type": "message", "channel": emu.general_channel_id,
+                               "user": user, "text": f"m{i}", "ts": f"1700000000.{i:06d}"}))
+        if typing_every and i % typing_every == 0:
+            out.append(json.dumps({"type": "user_typing", "channel": emu.general_channel_id,
+                                   "user": user, "id": i}))
+    return out
+
+
+def test_a_burst_arrives_in_order_and_a_break_loses_nothing(emu: EmulatorThread) -> None:
+    with RtmClient(emu.bot_token, base_url=emu.api_url, **FAST) as rtm:
+        emu.call(emu.emulator.firehose_payloads(_numbered(emu, 2000)))
+        texts: list[str] = []
+        for event in rtm:  # stop part-way through a batch the client already holds
+            if isinstance(event, Message):
+                texts.append(event.text or "")
+                if len(texts) == 7:
+                    break
+        for event in rtm:  # a new iteration continues right after the last event taken
+            if isinstance(event, Message):
+                texts.append(event.text or "")
+                if len(texts) == 2000:
+                    break
+    assert texts == [f"m{i}" for i in range(2000)]
+
+
+def test_handlers_run_before_their_event_and_after_the_earlier_ones(emu: EmulatorThread) -> None:
+    rtm = RtmClient(emu.bot_token, base_url=emu.api_url, **FAST)
+    log: list[str] = []
+
+    @rtm.on("user_typing")
+    def typing(event: Any) -> None:
+        log.append(f"handler {event.raw['id']}")
+
+    with rtm:
+        events = iter(rtm)
+        sender = threading.Timer(
+            0.2, lambda: emu.call(emu.emulator.firehose_payloads(_numbered(emu, 300, 30))))
+        sender.start()
+        for event in events:
+            if isinstance(event, Message):
+                log.append(f"took {event.text}")
+                if event.text == "m299":
+                    break
+            elif event.type == "user_typing":
+                log.append(f"took typing {event.raw['id']}")
+        sender.join()
+    expected: list[str] = []
+    for i in range(300):
+        expected.append(f"took m{i}")
+        if i % 30 == 0:
+            expected += [f"handler {i}", f"took typing {i}"]
+    assert log == expected
+
+
+def test_iteration_raises_the_fatal_error_after_the_last_event(emu: EmulatorThread) -> None:
+    with RtmClient(emu.bot_token, base_url=emu.api_url, **FAST) as rtm:
+        emu.call(emu.emulator.firehose_payloads(_numbered(emu, 50)))
+        types: list[str] = []
+
+        def consume() -> None:
+            for event in rtm:
+                types.append(event.type)
+                if len(types) == 10:
+                    emu.set_token_error(emu.bot_token, "token_revoked")
+                    emu.drop_connections()
+
+        with pytest.raises(RtmConnectErrorSchemaError) as err:
+            consume()
+        assert err.value.error == "token_revoked"
+        assert rtm.state is State.CLOSED
+    assert types.count("message") == 50
+    assert types[-1] == "closed"
+
+
+def test_close_from_another_thread_ends_iteration_cleanly(emu: EmulatorThread) -> None:
+    rtm = RtmClient(emu.bot_token, base_url=emu.api_url, **FAST)
+    seen: list[str] = []
+    with rtm:
+        closer = threading.Timer(0.3, rtm.close)
+        closer.start()
+        for event in rtm:  # ends, without an error, once the other thread has closed
+            seen.append(event.type)
+        closer.join(5)
+    assert rtm.state is State.CLOSED
+    assert "closed" in seen
+    assert not rtm.threads

@@ -57,6 +57,7 @@ from slack_rtm.session.events import (
     Reply,
     TeamMigrationStarted,
     decode_frame,
+    decode_reply_frame,
 )
 from slack_rtm.session.limits import check_text
 from slack_rtm.session.sends import SendBook, check_ids, check_str, encode, reply_code_msg
@@ -388,7 +389,10 @@ class SessionCore:
             if data[:cut] == prefix and not dedup and isinstance(data, bytes):
                 append(data)  # an ordinary message: decoded when delivered (see take_raw)
                 continue
-            item = decode_frame(data)
+            if type(data) is bytes and data[:6] == b'{"ok":':
+                item = decode_reply_frame(data)  # an ack, most likely: decoded as one first
+            else:
+                item = decode_frame(data)
             if type(item) in control:
                 self.timers_dirty = True  # a control frame may move a deadline earlier
                 self._control(conn_id, item, now)

@@ -62,6 +62,8 @@ __all__ = [
     "UnknownEvent",
     "WIRE_EVENTS",
     "decode_frame",
+    "decode_reply_frame",
+    "decode_wire_event",
     "event_class",
     "event_type_names",
     "matches",
@@ -294,6 +296,11 @@ def matches(event: Event, type_name: str, subtype: str | None = None) -> bool:
 
 _WIRE_UNION: Any = Union.__getitem__(WIRE_EVENTS)  # one tagged union of every wire event
 _decode_wire: Callable[[bytes | str], Event] = msgspec.json.Decoder(_WIRE_UNION).decode
+decode_wire_event = _decode_wire
+"""The one-pass typed decode :func:`decode_frame` tries first (raises on anything else).
+
+For hot loops that inline :func:`decode_frame` on ``bytes``: on success, keep the frame with
+``force_setattr(event, "_frame", data)``; on any exception, call :func:`decode_frame`."""
 _decode_any: Callable[[bytes | str], Any] = msgspec.json.Decoder().decode
 
 
@@ -325,6 +332,27 @@ def decode_frame(data: bytes | bytearray | memoryview | str) -> Event:
     except Exception:
         return _decode_slow(frame)
     force_setattr(event, "_frame", frame)
+    return event
+
+
+def decode_reply_frame(data: bytes) -> Event:
+    """:func:`decode_frame` for a frame that looks like a reply (``{"ok":...``): the same result,
+    without first trying (and failing) the decode as an event.
+
+    Raises:
+        Nothing for any content (as :func:`decode_frame`).
+    """
+    try:
+        probe = _decode_probe(data)
+    except Exception:
+        return decode_frame(data)
+    if probe.type is not msgspec.UNSET or probe.reply_to is msgspec.UNSET:
+        return decode_frame(data)
+    try:
+        event = _decode_reply(data)
+    except Exception:
+        return decode_frame(data)
+    force_setattr(event, "_frame", data)
     return event
 
 

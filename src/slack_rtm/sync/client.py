@@ -2,7 +2,9 @@
 
 One implementation, two fronts: every method here submits the matching coroutine of the asyncio
 client to a private event loop running on a background thread and waits for its result. The
-names and their order mirror :mod:`slack_rtm.aio.client`; only the waiting differs.
+names and their order mirror :mod:`slack_rtm.aio.client`; only the waiting differs. Iteration
+crosses threads once per batch of queued events, not once per event
+(:class:`~slack_rtm.aio.batches.EventBatches`: same order, handlers and ending as ``async for``).
 
 Threads: one event-loop thread while connected, plus one handler thread once a handler has run
 (so a slow sync handler never blocks reading or keepalive). :meth:`RtmClient.close` stops and
@@ -14,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
+from slack_rtm.aio.batches import EventBatches
 from slack_rtm.aio.client import RtmClient as AsyncRtmClient
 from slack_rtm.aio.handlers import Handler
 from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
@@ -194,14 +198,7 @@ class RtmClient:
         """
         if not self._started:
             raise StateError("the client is not started: connect first")
-        try:
-            self._run(self._client.wait_closed(), timeout=timeout)
-        except (ConnectionClosedError, StateError):
-            # close() on another thread stopped the loop before or while this call waited.
-            if self.state is not State.CLOSED:
-                raise
-            if self._client.error is not None:
-                raise self._client.error from None
+        self._run_unless_closed(self._client.wait_closed(), timeout)
 
     def run(self) -> None:
         """Blocking: connect and dispatch events to handlers until :meth:`close` or Ctrl-C.
@@ -229,22 +226,22 @@ class RtmClient:
         """
         if not self._loop_thread.running:
             raise StateError("connect first (with rtm: for event in rtm)")
-        events = self._client.__aiter__()
-
-        async def next_event() -> Event:
-            return await events.__anext__()
-
+        # One thread hand-off per batch of queued events, not per event (see EventBatches:
+        # same order, handlers before their event, same back-pressure and ending).
+        batches = EventBatches(self._client)
+        buffer: deque[Event] = deque()
+        popleft = buffer.popleft
         try:
             while True:
-                try:
-                    yield self._run(next_event())
-                except StopAsyncIteration:
+                batch = self._run_unless_closed(batches.take())
+                if not batch:
                     return
+                buffer.extend(batch)
+                while buffer:
+                    yield popleft()
         finally:
             if self._loop_thread.running:
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    self._run(aclose())
+                self._run_unless_closed(batches.aclose(buffer))
 
     # ------------------------------------------------------------------ sends
 
@@ -303,6 +300,23 @@ class RtmClient:
         except concurrent.futures.CancelledError:
             # close() from another thread stopped the loop while this call waited.
             raise ConnectionClosedError("the client was closed while this call waited") from None
+
+    def _run_unless_closed(
+        self, coro: Coroutine[Any, Any, T], timeout: float | None = None
+    ) -> T | None:
+        """:meth:`_run`, for waits that a :meth:`close` on another thread may cut short.
+
+        Returns None when the session was closed meanwhile without an error; raises the error
+        that stopped it otherwise.
+        """
+        try:
+            return self._run(coro, timeout)
+        except (ConnectionClosedError, StateError):
+            if self.state is not State.CLOSED:
+                raise
+            if self._client.error is not None:
+                raise self._client.error from None
+            return None
 
     def _call_soon(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if self._loop_thread.running:
