@@ -23,10 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from msgspec.structs import force_setattr
-
 from slack_rtm.errors import StateError
-from slack_rtm.session.events import Event, decode_frame, decode_wire_event
+from slack_rtm.session.events import Event, decode_frame
 
 if TYPE_CHECKING:
     from slack_rtm.aio.driver import Driver
@@ -79,23 +77,13 @@ class EventBatches:
             return []
         queue = driver._queue
         popleft = queue.popleft
-        decode = decode_wire_event
-        keep = force_setattr
         cap = self._cap
         low = driver._max_queue // 2
         batch: list[Event] = []
         while True:
             while queue and len(batch) < cap:
                 item = popleft()
-                if isinstance(item, bytes):  # decode_frame, inlined
-                    try:
-                        event = decode(item)
-                    except Exception:
-                        event = decode_frame(item)
-                    else:
-                        keep(event, "_frame", item)
-                else:
-                    event = item
+                event = decode_frame(item) if isinstance(item, bytes) else item
                 if driver._paused and len(queue) <= low:
                     driver._set_paused(False)
                 if driver._has_handlers:

@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from msgspec.structs import force_setattr
-
 from slack_rtm.aio.driver import Driver
 from slack_rtm.aio.handlers import Handler
 from slack_rtm.aio.transport import check_http_url
@@ -31,7 +29,6 @@ from slack_rtm.session.events import (
     Event,
     Reply,
     decode_frame,
-    decode_wire_event,
     validate_type_name,
 )
 from slack_rtm.session.state import State
@@ -394,22 +391,12 @@ class RtmClient(Driver):
         self._iterators += 1
         queue = self._queue
         popleft = queue.popleft
-        decode = decode_wire_event
-        keep = force_setattr
         low = self._max_queue // 2
         try:
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()
-                    if isinstance(item, bytes):  # decode_frame, inlined
-                        try:
-                            event = decode(item)
-                        except Exception:
-                            event = decode_frame(item)
-                        else:
-                            keep(event, "_frame", item)
-                    else:
-                        event = item
+                    event = decode_frame(item) if isinstance(item, bytes) else item
                     if self._paused and len(queue) <= low:
                         self._set_paused(False)
                     if self._has_handlers:

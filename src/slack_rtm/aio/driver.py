@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from msgspec.structs import force_setattr
 from picows import WSCloseCode, WSMsgType, WSTransport
 
 from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype, handler_name
@@ -42,7 +41,7 @@ from slack_rtm.session.actions import (
 )
 from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.core import SessionCore
-from slack_rtm.session.events import Event, HandlerError, decode_frame, decode_wire_event
+from slack_rtm.session.events import Event, HandlerError, decode_frame
 from slack_rtm.session.state import State
 
 __all__ = ["Driver"]
@@ -412,21 +411,11 @@ class Driver:
         popleft = queue.popleft
         handlers = self._handlers
         cache = handlers.cache
-        decode = decode_wire_event
-        keep = force_setattr
         low = self._max_queue // 2
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
                 item = popleft()
-                if isinstance(item, bytes):  # decode_frame, inlined
-                    try:
-                        event = decode(item)
-                    except Exception:
-                        event = decode_frame(item)
-                    else:
-                        keep(event, "_frame", item)
-                else:
-                    event = item
+                event = decode_frame(item) if isinstance(item, bytes) else item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
                 found = cache.get(event.type)
