@@ -406,11 +406,10 @@ class Driver:
             self._dispatcher = asyncio.ensure_future(self._dispatch_loop())
 
     async def _dispatch_loop(self) -> None:
-        """Runs the handlers while nobody iterates. The sync-handler path is inlined (hot)."""
+        """Runs the handlers while nobody iterates (sync handlers without an await)."""
         queue = self._queue
         popleft = queue.popleft
-        handlers = self._handlers
-        cache = handlers.cache
+        handle = self._handle
         low = self._max_queue // 2
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
@@ -418,22 +417,9 @@ class Driver:
                 event = decode_frame(item) if isinstance(item, bytes) else item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
-                found = cache.get(event.type)
-                entries, any_async = found if found is not None else handlers.lookup(event.type)
-                if any_async:
-                    await self._handle_async(event, entries)
-                    continue
-                for entry in entries:
-                    if entry[0] is not None and entry[0] != event_subtype(event):
-                        continue
-                    try:
-                        result = entry[1](event)
-                    except Exception as exc:
-                        self._handler_failed(event, entry, exc)
-                        continue
-                    if result is not None and inspect.isawaitable(result):
-                        await self._handle_async(event, entries, entry, result)
-                        break
+                pending = handle(event)
+                if pending is not None:
+                    await pending
             if self._stopped and not queue:
                 return
             await self._wait_wake()
