@@ -8,6 +8,7 @@ needed to read them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Coroutine
 from typing import Any
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "read_command",
     "rss_bytes",
     "rtm_connect_url",
+    "run_scenario",
     "thread_count",
 ]
 
@@ -45,6 +48,16 @@ def fail(message: str) -> None:
     emit("error", message=message)
     sys.stderr.flush()
     os._exit(1)
+
+
+def run_scenario(main: Coroutine[Any, Any, None]) -> None:
+    """Run a scenario's coroutine; report "na" when its code is missing, else any error."""
+    try:
+        asyncio.run(main)
+    except NotBuilt as exc:
+        emit("na", reason=str(exc))
+    except Exception as exc:
+        fail(f"{type(exc).__name__}: {exc}")
 
 
 def read_command() -> dict[str, Any]:

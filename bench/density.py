@@ -20,7 +20,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from child import NotBuilt, cpu_seconds, emit, fail, raise_fd_limit, rss_bytes, thread_count
+from child import (
+    cpu_seconds,
+    emit,
+    raise_fd_limit,
+    rss_bytes,
+    run_scenario,
+    thread_count,
+)
 
 
 async def _open_many(opener: Callable[[], Awaitable[Any]], n: int, concurrency: int) -> list[Any]:
@@ -155,12 +162,7 @@ def main() -> None:
                         help="stop opening sessions after this long")
     args = parser.parse_args()
     args.fd_limit = raise_fd_limit()
-    try:
-        asyncio.run(run(args))
-    except NotBuilt as exc:
-        emit("na", reason=str(exc))
-    except Exception as exc:
-        fail(f"{type(exc).__name__}: {exc}")
+    run_scenario(run(args))
 
 
 if __name__ == "__main__":

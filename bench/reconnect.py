@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from child import NotBuilt, emit, fail
+from child import emit, run_scenario
 
 
 async def _stdin_lines() -> asyncio.StreamReader:
@@ -61,12 +61,7 @@ def main() -> None:
     parser.add_argument("--api", required=True)
     parser.add_argument("--token", required=True)
     args = parser.parse_args()
-    try:
-        asyncio.run(run(args))
-    except NotBuilt as exc:
-        emit("na", reason=str(exc))
-    except Exception as exc:
-        fail(f"{type(exc).__name__}: {exc}")
+    run_scenario(run(args))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from child import NotBuilt, emit, fail, rtm_connect_url
+from child import NotBuilt, emit, rtm_connect_url, run_scenario
 
 WARMUP = 20
 Op = Callable[[int], Awaitable[Any]]
@@ -136,12 +136,7 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=1000)
     parser.add_argument("--pipelined", type=int, default=0)
     args = parser.parse_args()
-    try:
-        asyncio.run(run(args))
-    except NotBuilt as exc:
-        emit("na", reason=str(exc))
-    except Exception as exc:
-        fail(f"{type(exc).__name__}: {exc}")
+    run_scenario(run(args))
     os._exit(0)
 
 
