@@ -12,7 +12,7 @@ from dataclasses import dataclass
 __all__ = ["Backoff"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Backoff:
     """How long to wait between attempts.
 

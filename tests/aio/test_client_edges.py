@@ -19,6 +19,7 @@ from slack_rtm.aio.transport import (
 )
 from slack_rtm.emulator import Emulator
 from slack_rtm.errors import ConnectionClosedError, TransportError, TransportTimeoutError
+from slack_rtm.session.core import SessionCore
 
 
 async def test_close_while_connect_keeps_failing(emu: Emulator) -> None:
@@ -112,7 +113,8 @@ class _OddServer(WSListener):
 
 
 async def test_fragments_odd_frames_and_a_close_code(emu: Emulator,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+                                                     caplog: pytest.LogCaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.DEBUG, logger="slack_rtm")
     server = await ws_create_server(lambda request: _OddServer(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -120,12 +122,12 @@ async def test_fragments_odd_frames_and_a_close_code(emu: Emulator,
     url = f"ws://127.0.0.1:{port}/websocket/ODDSECRET"
     try:
         # Point the first socket at the odd server: rtm.connect still goes to the emulator.
-        original = rtm._core.connect_succeeded
+        original = SessionCore.connect_succeeded
 
-        def redirect(_url: str, now: float) -> int | None:
-            return original(url, now)
+        def redirect(core: SessionCore, _url: str, now: float) -> int | None:
+            return original(core, url, now)
 
-        rtm._core.connect_succeeded = redirect  # type: ignore[method-assign]
+        monkeypatch.setattr(SessionCore, "connect_succeeded", redirect)
         await rtm.connect()
         it = aiter(rtm)
         msg = await next_event(it, "message")

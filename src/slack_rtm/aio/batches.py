@@ -105,17 +105,16 @@ class EventBatches:
                 break
             await driver._wait_wake()
         self._finish()
-        if driver._finalized is not None:
-            await driver._finalized.wait()
-        if driver._core.error is not None:
-            raise driver._core.error
+        await driver._await_end()
         return []
 
     async def aclose(self, untaken: Iterable[Event] = ()) -> None:
         """Stop iterating; ``untaken`` (handed over, never consumed) go back to the queue front.
 
-        Idempotent.
+        Idempotent: a second call pushes nothing back.
         """
+        if self._closed:
+            return
         rest = list(untaken)
         if rest:
             self._driver._queue.extendleft(reversed(rest))

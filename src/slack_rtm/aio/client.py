@@ -89,6 +89,8 @@ class RtmClient(Driver):
             before any I/O).
     """
 
+    __slots__ = ()
+
     def __init__(
         self,
         token: str,
@@ -109,7 +111,7 @@ class RtmClient(Driver):
         send_burst: int | None = None,
         max_attempts: int | None = None,
         config: SessionConfig | None = None,
-        read_buffer_size: int = 4 * 1024,
+        read_buffer_size: int = 1024,
         close_timeout: float = 2.0,
     ) -> None:
         if not isinstance(token, str):
@@ -255,7 +257,7 @@ class RtmClient(Driver):
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._closed = loop.create_future()
-        self._finalized = asyncio.Event()
+        self._finalized = loop.create_future()
         self._core.start(loop.time())
         self._process()
         if self._has_handlers:
@@ -324,10 +326,7 @@ class RtmClient(Driver):
         if self._closed is None:
             raise StateError("the client is not started: connect first")
         await asyncio.shield(self._closed)
-        assert self._finalized is not None
-        await self._finalized.wait()
-        if self._core.error is not None:
-            raise self._core.error
+        await self._await_end()
 
     async def run_async(self) -> None:
         """Connect, dispatch events to handlers until closed, then close.
@@ -410,10 +409,7 @@ class RtmClient(Driver):
         finally:
             self._iterators -= 1
             self._wake()
-        if self._finalized is not None:
-            await self._finalized.wait()
-        if self._core.error is not None:
-            raise self._core.error
+        await self._await_end()
 
     # ------------------------------------------------------------------ sends
 

@@ -50,7 +50,20 @@ _TEXT = WSMsgType.TEXT
 
 
 class Driver:
-    """The machinery under :class:`~slack_rtm.aio.RtmClient` (which validates the arguments)."""
+    """The machinery under :class:`~slack_rtm.aio.RtmClient` (which validates the arguments).
+
+    Slotted, like the core and its parts: an idle session is mostly these objects, and a
+    ``__dict__`` per object costs more than the slots at 10,000 sessions in one process.
+    """
+
+    __slots__ = (
+        "__weakref__", "_allow_insecure", "_base_url", "_batch_presence_aware",
+        "_close_timeout", "_closed", "_config", "_core", "_dispatcher", "_finalize_task",
+        "_finalized", "_handlers", "_has_handlers", "_http", "_iterators", "_listeners", "_log",
+        "_loop", "_max_queue", "_open_tasks", "_paused", "_presence_sub", "_proxy", "_queue",
+        "_read_buffer_size", "_self", "_ssl", "_stopped", "_tasks", "_team", "_timeout",
+        "_timer", "_timer_at", "_token", "_waiter",
+    )
 
     def __init__(
         self,
@@ -101,10 +114,17 @@ class Driver:
         self._iterators = 0
         self._stopped = False
         self._closed: asyncio.Future[None] | None = None
-        self._finalized: asyncio.Event | None = None
+        self._finalized: asyncio.Future[None] | None = None  # set once _finalize is done
         self._dispatcher: asyncio.Task[None] | None = None
         self._finalize_task: asyncio.Task[None] | None = None
 
+
+    async def _await_end(self) -> None:
+        """Wait until everything is stopped; raise the error that stopped the session, if any."""
+        if self._finalized is not None:
+            await asyncio.wait([self._finalized])  # not cancelled with the waiting task
+        if self._core.error is not None:
+            raise self._core.error
 
     def _now(self) -> float:
         if self._loop is None:
@@ -397,7 +417,8 @@ class Driver:
                                   self._close_timeout)
                 dispatcher.cancel()
                 await asyncio.wait([dispatcher], timeout=self._close_timeout)
-        self._finalized.set()
+        if not self._finalized.done():
+            self._finalized.set_result(None)
 
     # ------------------------------------------------------------------ handlers
 

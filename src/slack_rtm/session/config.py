@@ -23,7 +23,7 @@ _FLOAT_FIELDS = (
 _INT_FIELDS = ("send_burst", "max_queued_sends", "dedup_capacity")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionConfig:
     """How the session keeps the link alive, reconnects and paces what it sends.
 

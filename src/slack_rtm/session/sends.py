@@ -10,7 +10,6 @@ It is a part of :class:`~slack_rtm.session.core.SessionCore`, which decides *whe
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -72,12 +71,17 @@ class SendBook:
         actions: the core's action list; writes and resolutions are appended to it.
     """
 
+    __slots__ = ("_actions", "_config", "_deadlines", "bucket", "last_id", "outbox", "pending",
+                 "pings")
+
     def __init__(self, config: SessionConfig, actions: list[Action]) -> None:
         self._config = config
         self._actions = actions
         self.last_id = 0
-        self.outbox: deque[Send] = deque()
-        self.pings: deque[Send] = deque()
+        # Lists, not deques: an empty deque is 760 bytes, an empty list 56, and at 10,000 idle
+        # sessions that matters more than O(1) pops from queues this short (flush slices).
+        self.outbox: list[Send] = []
+        self.pings: list[Send] = []
         self.pending: dict[int, Send] = {}
         self._deadlines: list[tuple[float, int]] = []  # a heap of (deadline, frame id)
         self.bucket = TokenBucket(config.send_rate, config.send_burst)
@@ -120,7 +124,7 @@ class SendBook:
 
     def queue_first(self, send: Send) -> None:
         """Put ``send`` at the front of the queue (the presence subscription after hello)."""
-        self.outbox.appendleft(send)
+        self.outbox.insert(0, send)
 
     def queue_ping(self) -> Send:
         """A new ping; pings are not rate limited.
@@ -140,12 +144,20 @@ class SendBook:
 
     def flush(self, conn_id: int, now: float) -> None:
         """Write on ``conn_id`` every ping, then queued sends while the rate limiter allows."""
-        while self.pings:
-            self.write(self.pings.popleft(), conn_id, now)
+        if self.pings:
+            pings, self.pings = self.pings, []
+            for ping in pings:
+                self.write(ping, conn_id, now)
         outbox = self.outbox
         bucket = self.bucket
-        while outbox and bucket.try_take(now):
-            self.write(outbox.popleft(), conn_id, now)
+        n = 0
+        while n < len(outbox) and bucket.try_take(now):
+            n += 1
+        if n:
+            ready = outbox[:n]
+            del outbox[:n]
+            for send in ready:
+                self.write(send, conn_id, now)
 
     def write(self, send: Send, conn_id: int, now: float) -> None:
         """Give ``send`` an id and emit its frame; it waits for a reply if Slack sends one."""
@@ -201,9 +213,11 @@ class SendBook:
 
     def fail_all(self, error: BaseException) -> None:
         """Settle every queued and pending send with (a copy of) ``error``."""
-        for queue in (self.outbox, self.pings):
-            while queue:
-                self.resolve(queue.popleft(), error=_copy(error))
+        queued = [*self.outbox, *self.pings]
+        self.outbox.clear()
+        self.pings.clear()
+        for send in queued:
+            self.resolve(send, error=_copy(error))
         pending = list(self.pending.values())
         self.pending.clear()
         self._deadlines.clear()
