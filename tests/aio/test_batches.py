@@ -102,12 +102,15 @@ async def test_untaken_events_go_back_to_the_front(emu: Emulator) -> None:
         await batches.aclose(messages[3:])
         await batches.aclose(messages[3:])  # idempotent: not pushed back twice
         assert await batches.take() == []  # closed
+        # A last message marks the end, so a second push-back would show however the 50 were
+        # split between reads.
+        await emu.firehose_payloads([json.dumps({"type": "message", "text": "end"})])
         rest: list[str] = []
         async for event in rtm:
             if isinstance(event, Message):
-                rest.append(event.text or "")
-                if event.text == "m49":
+                if event.text == "end":
                     break
+                rest.append(event.text or "")
         assert rest == [f"m{i}" for i in range(3, 50)]
 
 
