@@ -131,7 +131,9 @@ class Driver:
             return 0.0  # the core refuses commands before start() with StateError
         return self._loop.time()
 
-    async def _await(self, send: Send) -> object:
+    def _await(self, send: Send) -> asyncio.Future[object]:
+        """Write what ``send`` needs; the future settles with its outcome (a plain function, not
+        a coroutine: the caller awaits the future itself, one coroutine fewer per send)."""
         loop = self._loop
         assert loop is not None
         future: asyncio.Future[object] = loop.create_future()
@@ -139,7 +141,7 @@ class Driver:
         self._process()
         if send.done and not future.done():
             _settle(future, send)
-        return await future
+        return future
 
     # ------------------------------------------------------------------ the driver loop
 

@@ -41,6 +41,8 @@ class Send:
     Attributes:
         kind: ``"message"``, ``"typing"``, ``"presence_sub"``, ``"presence_query"`` or ``"ping"``.
         payload: the frame's fields, without ``id``.
+        body: ``payload`` already encoded (checked for size when queued), or None to encode it
+            when written.
         frame_id: the ``id`` it was written with (None until written).
         conn_id: the socket it was written on (None until written).
         done: True once resolved.
@@ -51,6 +53,7 @@ class Send:
     """
 
     __slots__ = (
+        "body",
         "conn_id",
         "deadline",
         "done",
@@ -64,9 +67,11 @@ class Send:
         "waiter",
     )
 
-    def __init__(self, kind: str, payload: dict[str, Any], *, internal: bool = False) -> None:
+    def __init__(self, kind: str, payload: dict[str, Any], *, internal: bool = False,
+                 body: bytes | None = None) -> None:
         self.kind = kind
         self.payload = payload
+        self.body = body
         self.internal = internal
         self.frame_id: int | None = None
         self.conn_id: int | None = None

@@ -238,26 +238,26 @@ class SessionCore:
         :attr:`timers_dirty` is set (a control frame arrived); ordinary events only ever move
         the keepalive deadline later, so a timer armed earlier just finds nothing to do.
         """
-        cfg = self.config
-        times: list[float] = []
-        if self._step == _WAIT and self._retry_at is not None:
-            times.append(self._retry_at)
-        if self._hello_deadline is not None:
-            times.append(self._hello_deadline)
+        # Called after every send and reply: plain comparisons, no list to build and min().
+        sends = self._sends
+        first = sends.earliest_deadline()
         if self._current is not None and not self._paused:
+            cfg = self.config
             if self._ping_id is None:
-                times.append(self._last_rx + cfg.ping_interval)
+                at = self._last_rx + cfg.ping_interval
             else:
-                times.append(self._ping_sent_at + cfg.ping_timeout)
-            next_send = self._sends.next_send_at()
-            if next_send is not None:
-                times.append(next_send)
-        earliest = self._sends.earliest_deadline()
-        if earliest is not None:
-            times.append(earliest)
-        if self._dedup_until is not None:
-            times.append(self._dedup_until)
-        return min(times) if times else None
+                at = self._ping_sent_at + cfg.ping_timeout
+            if first is None or at < first:
+                first = at
+            if sends.outbox:
+                at = sends.bucket.next_ready()
+                if at < first:
+                    first = at
+        for other in (self._retry_at if self._step == _WAIT else None, self._hello_deadline,
+                      self._dedup_until):
+            if other is not None and (first is None or other < first):
+                first = other
+        return first
 
     # ------------------------------------------------------------------ lifecycle inputs
 
@@ -719,11 +719,11 @@ class SessionCore:
         """
         ids = check_ids("user_ids", user_ids)
         payload = {"type": "presence_sub", "ids": ids}
-        self._sends.check_size(payload)
+        body = self._sends.check_size(payload)
         self._check_open()
         self._presence = ids
         if self._sm.state is State.CONNECTED:
-            return self._submit("presence_sub", payload, now)
+            return self._submit("presence_sub", payload, now, body)
         send = Send("presence_sub", payload)
         self._sends.resolve(send, result=None)
         return send
@@ -762,10 +762,13 @@ class SessionCore:
         if state in (State.CLOSING, State.CLOSED):
             raise ConnectionClosedError(f"the session is {state}")
 
-    def _submit(self, kind: str, payload: dict[str, Any], now: float) -> Send:
-        self._sends.check_size(payload)
-        self._check_open()
-        send = self._sends.queue(kind, payload)
+    def _submit(self, kind: str, payload: dict[str, Any], now: float,
+                body: bytes | None = None) -> Send:
+        if body is None:
+            body = self._sends.check_size(payload)
+        if self._sm.state is not State.CONNECTED:
+            self._check_open()
+        send = self._sends.queue(kind, payload, body)
         self._flush(now)
         return send
 

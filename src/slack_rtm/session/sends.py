@@ -24,7 +24,9 @@ from slack_rtm.session.limits import TokenBucket, check_frame_size
 __all__ = ["SendBook", "check_ids", "check_str", "reply_code_msg"]
 
 encode = msgspec.json.Encoder().encode
-_BIG_ID: Final = 2**53  # the widest id we could ever write, for size checks before queueing
+#: The most an ``"id":N,`` field adds to an encoded payload (N up to 2**53), for size checks
+#: before the id is known.
+_ID_FIELD_BYTES: Final = len(b'"id":%d,' % 2**53)
 
 
 def check_str(name: str, value: object) -> str:
@@ -35,7 +37,7 @@ def check_str(name: str, value: object) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    if not value.strip():
+    if not value or value.isspace():  # no stripped copy of a long text
         raise ValueError(f"{name} must not be empty")
     return value
 
@@ -102,12 +104,18 @@ class SendBook:
 
     # -------------------------------------------------------------- queueing
 
-    def check_size(self, payload: dict[str, Any]) -> None:
-        """Raises FrameTooLargeError when ``payload`` (with any id) would be over 16 KB."""
-        check_frame_size(len(encode({"id": _BIG_ID, **payload})))
+    def check_size(self, payload: dict[str, Any]) -> bytes:
+        """``payload`` encoded, once it is known to fit in 16 KB with any id.
 
-    def queue(self, kind: str, payload: dict[str, Any]) -> Send:
-        """A new send at the back of the queue.
+        Raises:
+            FrameTooLargeError: it would not.
+        """
+        body = encode(payload)
+        check_frame_size(len(body) + _ID_FIELD_BYTES)
+        return body
+
+    def queue(self, kind: str, payload: dict[str, Any], body: bytes | None = None) -> Send:
+        """A new send at the back of the queue (``body``: ``payload`` encoded, if known).
 
         Raises:
             SendQueueFullError: ``max_queued_sends`` are already waiting.
@@ -118,7 +126,7 @@ class SendBook:
                 f"{len(self.outbox)} sends are already waiting to go out (max_queued_sends="
                 f"{limit}); wait for some to complete"
             )
-        send = Send(kind, payload)
+        send = Send(kind, payload, body=body)
         self.outbox.append(send)
         return send
 
@@ -137,10 +145,6 @@ class SendBook:
         send = Send("ping", {"type": "ping"})
         self.pings.append(send)
         return send
-
-    def next_send_at(self) -> float | None:
-        """When the rate limiter lets the next queued send out (None: nothing queued)."""
-        return self.bucket.next_ready() if self.outbox else None
 
     def flush(self, conn_id: int, now: float) -> None:
         """Write on ``conn_id`` every ping, then queued sends while the rate limiter allows."""
@@ -165,10 +169,15 @@ class SendBook:
         send.frame_id = frame_id
         send.conn_id = conn_id
         send.sent_at = now
-        frame = {"id": frame_id, **send.payload}
-        if send.kind == "ping":
-            frame["time"] = int(now * 1000)
-        self._actions.append(SendFrame(conn_id, encode(frame)))
+        body = send.body
+        if body is not None:  # encoded when queued: put the id in front, encode nothing again
+            data = b'{"id":%d,%s' % (frame_id, body[1:])
+        else:
+            frame = {"id": frame_id, **send.payload}
+            if send.kind == "ping":
+                frame["time"] = int(now * 1000)
+            data = encode(frame)
+        self._actions.append(SendFrame(conn_id, data))
         if send.needs_reply:
             self.pending[frame_id] = send
             self.set_deadline(send, now + self._config.reply_timeout)
