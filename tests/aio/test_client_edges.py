@@ -159,3 +159,17 @@ def test_tls_is_verified_by_default_and_shared() -> None:
     assert default.check_hostname is True
     mine = ssl.create_default_context()
     assert RtmClient("xoxb-test-token", ssl=mine)._tls_context() is mine
+
+
+async def test_an_idle_session_is_lean(emu: Emulator) -> None:
+    """What keeps an idle session near 14 KiB (bench/README.md, density): no ``__dict__`` on
+    the objects every session holds, and plain ws:// on asyncio's own (lighter) transport."""
+    async with make_client(emu) as rtm:
+        core = rtm._core
+        for obj in (rtm, core, core._sends, core._sends.bucket, core.config,
+                    core.config.backoff, rtm._handlers):
+            assert not hasattr(obj, "__dict__"), type(obj).__name__
+        (listener,) = rtm._listeners.values()
+        assert listener.transport is not None
+        underlying = listener.transport.underlying_transport
+        assert type(underlying).__module__ == "asyncio.selector_events"

@@ -132,6 +132,10 @@ async def test_wss_trusted_with_the_ssl_context(
     async with rtm:
         assert rtm.state is State.CONNECTED
         assert (await rtm.send_message(emu.general_channel_id, "over tls")).ok
+        # TLS runs on aiofastnet's transport (plain ws:// on asyncio's: tests/aio).
+        (listener,) = rtm._listeners.values()
+        assert listener.transport is not None
+        assert type(listener.transport.underlying_transport).__module__.startswith("aiofastnet")
 
 
 async def test_plain_ws_to_a_remote_host_is_refused(emu: Emulator) -> None:
