@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from slack_rtm.errors import StateError
-from slack_rtm.session.events import Event, decode_frame
+from slack_rtm.session.events import Event, decode_kept
 
 if TYPE_CHECKING:
     from slack_rtm.aio.driver import Driver
@@ -83,7 +83,7 @@ class EventBatches:
         while True:
             while queue and len(batch) < cap:
                 item = popleft()
-                event = decode_frame(item) if isinstance(item, bytes) else item
+                event = decode_kept(item) if type(item) is bytes else item
                 if driver._paused and len(queue) <= low:
                     driver._set_paused(False)
                 if driver._has_handlers:

@@ -28,7 +28,7 @@ from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.events import (
     Event,
     Reply,
-    decode_frame,
+    decode_kept,
     validate_type_name,
 )
 from slack_rtm.session.state import State
@@ -395,7 +395,7 @@ class RtmClient(Driver):
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()
-                    event = decode_frame(item) if isinstance(item, bytes) else item
+                    event = decode_kept(item) if type(item) is bytes else item
                     if self._paused and len(queue) <= low:
                         self._set_paused(False)
                     if self._has_handlers:

@@ -41,7 +41,7 @@ from slack_rtm.session.actions import (
 )
 from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.core import SessionCore
-from slack_rtm.session.events import Event, HandlerError, decode_frame
+from slack_rtm.session.events import Event, HandlerError, decode_kept
 from slack_rtm.session.state import State
 
 __all__ = ["Driver"]
@@ -145,8 +145,9 @@ class Driver:
 
     # ------------------------------------------------------------------ the driver loop
 
-    def _process(self) -> None:
-        """Carry out the core's actions, deliver its events, re-arm the timer."""
+    def _process(self, arm: bool = True) -> None:
+        """Carry out the core's actions, deliver its events, re-arm the timer (unless ``arm``
+        is False: after frames whose handling moved no deadline earlier)."""
         core = self._core
         actions = core.take_actions()
         while actions:
@@ -155,7 +156,8 @@ class Driver:
             actions = core.take_actions()
         if core.events:
             self._deliver()
-        self._arm_timer()
+        if arm:
+            self._arm_timer()
 
     def _do(self, action: object) -> None:
         kind = type(action)
@@ -231,7 +233,7 @@ class Driver:
                 if not waiter.done():
                     waiter.set_result(None)
         if core.has_actions or core.timers_dirty:
-            self._process()
+            self._process(core.timers_dirty)
 
     def _set_paused(self, paused: bool) -> None:
         self._paused = paused
@@ -437,7 +439,7 @@ class Driver:
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
                 item = popleft()
-                event = decode_frame(item) if isinstance(item, bytes) else item
+                event = decode_kept(item) if type(item) is bytes else item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
                 pending = handle(event)

@@ -234,9 +234,10 @@ class SessionCore:
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called (None: nothing is scheduled).
 
-        Ask again after every call that produced actions, and after :meth:`receive` whenever
-        :attr:`timers_dirty` is set (a control frame arrived); ordinary events only ever move
-        the keepalive deadline later, so a timer armed earlier just finds nothing to do.
+        Ask again after every command (sends, pings, presence) and lifecycle call, and after
+        :meth:`receive` whenever :attr:`timers_dirty` is set (a control frame other than a reply
+        arrived). Ordinary events only move the keepalive deadline later and replies only
+        remove reply deadlines, so a timer armed earlier just finds nothing to do.
         """
         # Called after every send and reply: plain comparisons, no list to build and min().
         sends = self._sends
@@ -401,8 +402,10 @@ class SessionCore:
                 item = decode_reply_frame(data)  # an ack, most likely: decoded as one first
             else:
                 item = decode_frame(data)
-            if type(item) in control:
-                self.timers_dirty = True  # a control frame may move a deadline earlier
+            kind = type(item)
+            if kind in control:
+                if kind is not Reply:  # a reply only settles a send: no deadline gets earlier
+                    self.timers_dirty = True  # other control frames may move one earlier
                 self._control(conn_id, item, now)
                 dedup = self._dedup is not None
             elif not dedup or not self._is_dup(item, data):
@@ -764,11 +767,21 @@ class SessionCore:
 
     def _submit(self, kind: str, payload: dict[str, Any], now: float,
                 body: bytes | None = None) -> Send:
+        sends = self._sends
         if body is None:
-            body = self._sends.check_size(payload)
-        if self._sm.state is not State.CONNECTED:
+            body = sends.check_size(payload)
+        if self._sm.state is State.CONNECTED:
+            conn_id = self._current
+            if (conn_id is not None and not sends.outbox and not sends.pings
+                    and sends.bucket.try_take(now)):
+                # Nothing waits ahead of it and the limiter allows it: straight out, as the
+                # queue would have let it go (the usual case, so the short way).
+                send = Send(kind, payload, body=body)
+                sends.write(send, conn_id, now)
+                return send
+        else:
             self._check_open()
-        send = self._sends.queue(kind, payload, body)
+        send = sends.queue(kind, payload, body)
         self._flush(now)
         return send
 

@@ -62,6 +62,7 @@ __all__ = [
     "UnknownEvent",
     "WIRE_EVENTS",
     "decode_frame",
+    "decode_kept",
     "decode_reply_frame",
     "decode_wire_event",
     "event_class",
@@ -299,8 +300,8 @@ _decode_wire: Callable[[bytes | str], Event] = msgspec.json.Decoder(_WIRE_UNION)
 decode_wire_event = _decode_wire
 """The one-pass typed decode :func:`decode_frame` tries first (raises on anything else).
 
-For hot loops that inline :func:`decode_frame` on ``bytes``: on success, keep the frame with
-``force_setattr(event, "_frame", data)``; on any exception, call :func:`decode_frame`."""
+Hot loops that hold ``bytes`` call :func:`decode_kept`, which wraps it with the fallback and
+keeps the frame for ``.raw``."""
 _decode_any: Callable[[bytes | str], Any] = msgspec.json.Decoder().decode
 
 
@@ -327,6 +328,14 @@ def decode_frame(data: bytes | bytearray | memoryview | str) -> Event:
         frame = bytes(data)  # the buffer may be reused for the next frame: keep a copy
     else:
         raise TypeError(f"data must be bytes, bytearray, memoryview or str, got {cls.__name__}")
+    return decode_kept(frame)
+
+
+def decode_kept(frame: bytes | str) -> Event:
+    """:func:`decode_frame` without its argument check, for hot loops that hold ``bytes``.
+
+    The frame is kept, as is, for a lazy ``.raw``. Never raises for any content.
+    """
     try:
         event = _decode_wire(frame)
     except Exception:
