@@ -83,7 +83,7 @@ class EventBatches:
         while True:
             while queue and len(batch) < cap:
                 item = popleft()
-                event = decode_kept(item) if type(item) is bytes else item
+                event = decode_kept(item) if isinstance(item, bytes) else item
                 if driver._paused and len(queue) <= low:
                     driver._set_paused(False)
                 if driver._has_handlers:

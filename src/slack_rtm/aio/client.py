@@ -395,7 +395,7 @@ class RtmClient(Driver):
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()
-                    event = decode_kept(item) if type(item) is bytes else item
+                    event = decode_kept(item) if isinstance(item, bytes) else item
                     if self._paused and len(queue) <= low:
                         self._set_paused(False)
                     if self._has_handlers:

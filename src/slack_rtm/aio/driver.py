@@ -439,7 +439,7 @@ class Driver:
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
                 item = popleft()
-                event = decode_kept(item) if type(item) is bytes else item
+                event = decode_kept(item) if isinstance(item, bytes) else item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
                 pending = handle(event)
