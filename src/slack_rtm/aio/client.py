@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from msgspec.structs import force_setattr
+
 from slack_rtm.aio.driver import Driver
 from slack_rtm.aio.handlers import Handler
 from slack_rtm.aio.transport import check_http_url
@@ -29,6 +31,7 @@ from slack_rtm.session.events import (
     Event,
     Reply,
     decode_kept,
+    decode_wire_event,
     validate_type_name,
 )
 from slack_rtm.session.state import State
@@ -395,7 +398,14 @@ class RtmClient(Driver):
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()
-                    event = decode_kept(item) if isinstance(item, bytes) else item
+                    if isinstance(item, bytes):  # decode_kept, inlined (see its docstring)
+                        try:
+                            event = decode_wire_event(item)
+                            force_setattr(event, "_frame", item)
+                        except Exception:
+                            event = decode_kept(item)
+                    else:
+                        event = item
                     if self._paused and len(queue) <= low:
                         self._set_paused(False)
                     if self._has_handlers:

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from msgspec.structs import force_setattr
 from picows import WSCloseCode, WSMsgType, WSTransport
 
 from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype, handler_name
@@ -41,7 +42,7 @@ from slack_rtm.session.actions import (
 )
 from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.core import SessionCore
-from slack_rtm.session.events import Event, HandlerError, decode_kept
+from slack_rtm.session.events import Event, HandlerError, decode_kept, decode_wire_event
 from slack_rtm.session.state import State
 
 __all__ = ["Driver"]
@@ -439,7 +440,14 @@ class Driver:
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
                 item = popleft()
-                event = decode_kept(item) if isinstance(item, bytes) else item
+                if isinstance(item, bytes):  # decode_kept, inlined (see its docstring)
+                    try:
+                        event = decode_wire_event(item)
+                        force_setattr(event, "_frame", item)
+                    except Exception:
+                        event = decode_kept(item)
+                else:
+                    event = item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
                 pending = handle(event)

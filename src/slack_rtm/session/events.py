@@ -334,7 +334,11 @@ def decode_frame(data: bytes | bytearray | memoryview | str) -> Event:
 def decode_kept(frame: bytes | str) -> Event:
     """:func:`decode_frame` without its argument check, for hot loops that hold ``bytes``.
 
-    The frame is kept, as is, for a lazy ``.raw``. Never raises for any content.
+    The frame is kept, as is, for a lazy ``.raw``. Never raises for any content. The two
+    delivery loops of the asyncio client (``async for`` and the handler dispatcher) inline its
+    first two steps, ``decode_wire_event`` then ``force_setattr``, and call it only when those
+    raise: the call alone is ~8% of their per-event cost (bench/README.md, "What the
+    profiles showed").
     """
     try:
         event = _decode_wire(frame)
