@@ -99,3 +99,15 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
 
     for t in result["targets"]:
         assert t["verdict"] in ("PASS", "MISS", "n/a")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("script", ["bench_decode.py", "bench_delivery.py"])
+def test_micro_benchmarks_run(script: str) -> None:
+    """The micro-benchmarks reach into the decoder and the delivery loops: they must keep up."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--quick"],
+        capture_output=True, text=True, cwd=ROOT / "bench", timeout=50,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ns/event" in proc.stdout

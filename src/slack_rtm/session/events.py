@@ -337,8 +337,8 @@ def decode_kept(frame: bytes | str) -> Event:
     The frame is kept, as is, for a lazy ``.raw``. Never raises for any content. The two
     delivery loops of the asyncio client (``async for`` and the handler dispatcher) inline its
     first two steps, ``decode_wire_event`` then ``force_setattr``, and call it only when those
-    raise: the call alone is ~8% of their per-event cost (bench/README.md, "What the
-    profiles showed").
+    raise: the call alone is 3-5% of a bare delivery loop's per-event cost
+    (``bench/bench_delivery.py``).
     """
     try:
         event = _decode_wire(frame)
