@@ -54,7 +54,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         cfg = {"n": 3000, "rounds": 1, "density": [20], "idle": 0.5, "drops": 1,
                "goodbyes": 1, "stream": 150, "sequential": 50, "pipelined": 200}
     else:
-        cfg = {"n": 200_000, "rounds": 5, "density": [1000, 10_000], "idle": 3.0, "drops": 6,
+        cfg = {"n": 200_000, "rounds": 9, "density": [1000, 10_000], "idle": 3.0, "drops": 6,
                "goodbyes": 5, "stream": 300, "sequential": 2000, "pipelined": 2000}
     for key in ("n", "rounds"):
         if getattr(args, key) is not None:
