@@ -258,3 +258,37 @@ def test_run_blocks_until_closed_and_raises_fatal_errors() -> None:
             bad.run()
     finally:
         handle.stop()
+
+
+async def test_the_dispatchers_short_way_reports_failures_and_awaits_what_it_returns(
+    emu: Emulator,
+) -> None:
+    # One plain sync handler for a type, nobody iterating: the dispatcher's short way.
+    alice = person(emu)
+    rtm = make_client(emu)
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def later(text: str) -> None:
+        await asyncio.sleep(0.01)
+        seen.append(f"awaited {text}")
+
+    @rtm.on("message")
+    def on_message(event: Message) -> Any:
+        seen.append(event.text or "")
+        if event.text == "boom":
+            raise RuntimeError("boom handler")
+        return later(event.text or "")
+
+    @rtm.on("handler_error")
+    def on_error(event: HandlerError) -> None:
+        seen.append(f"error in {event.handler.rsplit('.', 1)[-1]}: {event.error}")
+        done.set()
+
+    assert rtm._handlers.lookup("message")[2] is not None  # the short way applies
+    async with rtm:
+        await emu.post_message(alice, emu.general_channel_id, "one")
+        await emu.post_message(alice, emu.general_channel_id, "boom")
+        await asyncio.wait_for(done.wait(), 5)
+    assert seen == ["one", "awaited one", "boom",
+                    "error in on_message: RuntimeError('boom handler')"]

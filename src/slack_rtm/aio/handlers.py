@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_rtm.session.events import Event, UnknownEvent, validate_type_name
 
-__all__ = ["Entry", "Handler", "HandlerRegistry", "event_subtype", "handler_name"]
+__all__ = ["Entry", "Found", "Handler", "HandlerRegistry", "event_subtype", "handler_name"]
 
 Handler = Callable[[Any], Any]
 """A handler: ``def f(event)`` or ``async def f(event)``; its return value is ignored."""
@@ -21,7 +21,11 @@ Handler = Callable[[Any], Any]
 Entry = tuple[str | None, Handler, bool]
 """(subtype or None, the function, True when it is a coroutine function)."""
 
-_NONE: tuple[tuple[Entry, ...], bool] = ((), False)
+Found = tuple[tuple[Entry, ...], bool, Entry | None]
+"""What :meth:`HandlerRegistry.lookup` answers: the entries, whether any is async, and the entry
+itself when it is the only one, sync and without a subtype filter (the dispatcher's short way)."""
+
+_NONE: Found = ((), False, None)
 
 
 class HandlerRegistry:
@@ -32,7 +36,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._by_type: dict[str, list[Entry]] = {}
         self._star: list[Entry] = []
-        self.cache: dict[str, tuple[tuple[Entry, ...], bool]] = {}
+        self.cache: dict[str, Found] = {}
         """What :meth:`lookup` answered per type (read it directly on the hot path)."""
 
     def __bool__(self) -> bool:
@@ -73,15 +77,18 @@ class HandlerRegistry:
         self.cache.clear()
         return found
 
-    def lookup(self, event_type: str) -> tuple[tuple[Entry, ...], bool]:
-        """The handlers for events of ``event_type`` and whether any of them is async.
+    def lookup(self, event_type: str) -> Found:
+        """The handlers for events of ``event_type``, whether any of them is async, and the
+        entry alone when it is the only one, sync and for every subtype (else None).
 
         Subtype filters are not applied here (see :func:`event_subtype`).
         """
         cached = self.cache.get(event_type)
         if cached is None:
             entries = (*self._by_type.get(event_type, ()), *self._star)
-            cached = (entries, any(e[2] for e in entries)) if entries else _NONE
+            sole = entries[0] if len(entries) == 1 and entries[0][0] is None else None
+            any_async = any(e[2] for e in entries)
+            cached = (entries, any_async, None if any_async else sole) if entries else _NONE
             self.cache[event_type] = cached
         return cached
 
