@@ -441,7 +441,7 @@ class RtmClient(Driver):
         """
         send = self._core.send_message(channel, text, self._now(), thread_ts=thread_ts,
                                        reply_broadcast=reply_broadcast)
-        result = await self._await(send)
+        result = await self._future_for(send)
         assert isinstance(result, Reply)
         return result
 
@@ -451,7 +451,7 @@ class RtmClient(Driver):
         Raises:
             As :meth:`send_message`.
         """
-        await self._await(self._core.send_typing(channel, self._now()))
+        await self._future_for(self._core.send_typing(channel, self._now()))
 
     async def subscribe_presence(self, user_ids: Iterable[str]) -> None:
         """Replace the presence subscription with ``user_ids``; re-sent after every reconnect.
@@ -459,7 +459,7 @@ class RtmClient(Driver):
         Raises:
             As :meth:`send_message`.
         """
-        await self._await(self._core.subscribe_presence(user_ids, self._now()))
+        await self._future_for(self._core.subscribe_presence(user_ids, self._now()))
 
     async def query_presence(self, user_ids: Iterable[str]) -> None:
         """Ask for the presence of up to 500 users (answered by ``presence_change`` events).
@@ -467,7 +467,7 @@ class RtmClient(Driver):
         Raises:
             As :meth:`send_message`.
         """
-        await self._await(self._core.query_presence(user_ids, self._now()))
+        await self._future_for(self._core.query_presence(user_ids, self._now()))
 
     async def ping(self) -> float:
         """Send a JSON ping and wait for the pong.
@@ -478,7 +478,7 @@ class RtmClient(Driver):
         Raises:
             SendOutcomeUnknownError, ConnectionClosedError, StateError: as :meth:`send_message`.
         """
-        result = await self._await(self._core.ping(self._now()))
+        result = await self._future_for(self._core.ping(self._now()))
         assert isinstance(result, float)
         return result
 

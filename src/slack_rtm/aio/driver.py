@@ -119,7 +119,6 @@ class Driver:
         self._dispatcher: asyncio.Task[None] | None = None
         self._finalize_task: asyncio.Task[None] | None = None
 
-
     async def _await_end(self) -> None:
         """Wait until everything is stopped; raise the error that stopped the session, if any."""
         if self._finalized is not None:
@@ -132,7 +131,7 @@ class Driver:
             return 0.0  # the core refuses commands before start() with StateError
         return self._loop.time()
 
-    def _await(self, send: Send) -> asyncio.Future[object]:
+    def _future_for(self, send: Send) -> asyncio.Future[object]:
         """Write what ``send`` needs; the future settles with its outcome (a plain function, not
         a coroutine: the caller awaits the future itself, one coroutine fewer per send)."""
         loop = self._loop
