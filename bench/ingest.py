@@ -75,6 +75,24 @@ class Marks:
         self.switches.append((usage.ru_nvcsw, usage.ru_nivcsw))
 
 
+def calibrate(rounds: int = 3) -> float:
+    """CPU seconds a fixed pure-Python loop takes here now (the best of ``rounds``).
+
+    Run right after the measured window, in the same process: it tells how fast this CPU was
+    running Python at that moment. On a shared machine single runs fall in a fast or a slow
+    mode (±25%, with the neighbours' load); dividing a run's CPU µs/event by this figure takes
+    most of that out of a ratio between two runs.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.process_time()
+        x = 0
+        for i in range(300_000):
+            x += i * i
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def _ready() -> None:
     emit("ready", pid=os.getpid())
 
@@ -148,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             # for data (or the GIL), involuntary ones the OS taking the CPU away
             voluntary_switches=marks.switches[1][0] - marks.switches[0][0],
             involuntary_switches=marks.switches[1][1] - marks.switches[0][1],
+            calib_cpu_seconds=calibrate(),
         )
     elif not result:
         fail(f"the client stopped after {marks.seen} of {marks.n} events")

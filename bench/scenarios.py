@@ -40,7 +40,7 @@ async def ingest_once(server: ServerProc, client: str, n: int, timeout: float) -
             return {"status": "error", "error": res.get("message", str(res))}
         out: dict[str, Any] = {"status": "crashed" if res.get("crashed") else "ok", "n": n}
         for key in ("events", "seconds", "cpu_seconds", "received", "error",
-                    "voluntary_switches", "involuntary_switches"):
+                    "voluntary_switches", "involuntary_switches", "calib_cpu_seconds"):
             if key in res:
                 out[key] = res[key]
         if "events" in res and res["seconds"] > 0:
