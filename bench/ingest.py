@@ -81,7 +81,7 @@ def calibrate(rounds: int = 3) -> float:
     Run right after the measured window, in the same process: it tells how fast this CPU was
     running Python at that moment. On a shared machine single runs fall in a fast or a slow
     mode (±25%, with the neighbours' load); dividing a run's CPU µs/event by this figure takes
-    most of that out of a ratio between two runs.
+    part of that out of a ratio between two runs (not all: a run's own batch sizes matter too).
     """
     best = float("inf")
     for _ in range(rounds):
