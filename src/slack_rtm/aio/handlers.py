@@ -86,9 +86,9 @@ class HandlerRegistry:
         cached = self.cache.get(event_type)
         if cached is None:
             entries = (*self._by_type.get(event_type, ()), *self._star)
-            sole = entries[0] if len(entries) == 1 and entries[0][0] is None else None
-            any_async = any(e[2] for e in entries)
-            cached = (entries, any_async, None if any_async else sole) if entries else _NONE
+            only = entries[0] if len(entries) == 1 else None
+            sole = only if only is not None and only[0] is None and not only[2] else None
+            cached = (entries, any(e[2] for e in entries), sole) if entries else _NONE
             self.cache[event_type] = cached
         return cached
 

@@ -722,7 +722,7 @@ class SessionCore:
         """
         ids = check_ids("user_ids", user_ids)
         payload = {"type": "presence_sub", "ids": ids}
-        body = self._sends.check_size(payload)
+        body = self._sends.encode_checked(payload)
         self._check_open()
         self._presence = ids
         if self._sm.state is State.CONNECTED:
@@ -767,23 +767,12 @@ class SessionCore:
 
     def _submit(self, kind: str, payload: dict[str, Any], now: float,
                 body: bytes | None = None) -> Send:
-        sends = self._sends
         if body is None:
-            body = sends.check_size(payload)
-        if self._sm.state is State.CONNECTED:
-            conn_id = self._current
-            if (conn_id is not None and not sends.outbox and not sends.pings
-                    and sends.bucket.try_take(now)):
-                # Nothing waits ahead of it and the limiter allows it: straight out, as the
-                # queue would have let it go (the usual case, so the short way).
-                send = Send(kind, payload, body=body)
-                sends.write(send, conn_id, now)
-                return send
-        else:
+            body = self._sends.encode_checked(payload)
+        connected = self._sm.state is State.CONNECTED
+        if not connected:
             self._check_open()
-        send = sends.queue(kind, payload, body)
-        self._flush(now)
-        return send
+        return self._sends.submit(kind, payload, body, self._current if connected else None, now)
 
     def _flush(self, now: float) -> None:
         conn_id = self._current

@@ -104,7 +104,7 @@ class SendBook:
 
     # -------------------------------------------------------------- queueing
 
-    def check_size(self, payload: dict[str, Any]) -> bytes:
+    def encode_checked(self, payload: dict[str, Any]) -> bytes:
         """``payload`` encoded, once it is known to fit in 16 KB with any id.
 
         Raises:
@@ -144,6 +144,23 @@ class SendBook:
             raise SendQueueFullError(f"{len(self.pings)} pings are already waiting")
         send = Send("ping", {"type": "ping"})
         self.pings.append(send)
+        return send
+
+    def submit(self, kind: str, payload: dict[str, Any], body: bytes, conn_id: int | None,
+               now: float) -> Send:
+        """A new send: written at once on ``conn_id`` (None: not connected) when nothing waits
+        ahead of it and the rate limiter allows, as :meth:`flush` would; queued otherwise.
+
+        Raises:
+            SendQueueFullError: it has to wait and ``max_queued_sends`` already do.
+        """
+        if conn_id is not None and not self.outbox and not self.pings and self.bucket.try_take(now):
+            send = Send(kind, payload, body=body)  # the usual case: no detour through the queue
+            self.write(send, conn_id, now)
+            return send
+        send = self.queue(kind, payload, body)
+        if conn_id is not None:
+            self.flush(conn_id, now)
         return send
 
     def flush(self, conn_id: int, now: float) -> None:
