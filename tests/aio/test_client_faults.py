@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from typing import Any
 
@@ -255,3 +256,16 @@ async def test_max_attempts_gives_up(emu: Emulator) -> None:
         await rtm.connect()
     assert info.value.error == "service_unavailable"
     assert emu.connect_calls == 3
+
+
+async def test_a_reply_deadline_before_the_keepalive_fires_on_time(emu: Emulator) -> None:
+    # The driver re-arms its one timer after a send only when the core says a deadline moved
+    # earlier: here the ping's reply deadline (0.3 s) comes well before the keepalive (30 s).
+    config = dataclasses.replace(FAST, ping_interval=30.0, ping_timeout=30.0, reply_timeout=0.3)
+    async with make_client(emu, config=config) as rtm:
+        emu.set_pong(False)
+        started = time.monotonic()
+        with pytest.raises(SendOutcomeUnknownError, match="no reply"):
+            await asyncio.wait_for(rtm.ping(), 5.0)
+        assert 0.25 <= time.monotonic() - started <= 2.0
+        assert rtm.state is State.CONNECTED

@@ -388,3 +388,52 @@ def test_messages_are_queued_raw_and_decoded_on_delivery() -> None:
     after = h.core.take_raw()
     assert len(after) == 1
     assert isinstance(after[0], Message)
+
+
+def _armed(h: Harness) -> float | None:
+    """What a driver does after a call with timers_dirty set: ask, and clear the flag."""
+    h.core.timers_dirty = False
+    return h.core.next_deadline()
+
+
+def test_a_send_written_at_once_leaves_the_armed_timer_alone() -> None:
+    h = Harness()  # keepalive after 5 s, reply timeout 30 s
+    conn = h.connect()
+    armed = _armed(h)
+    assert armed == pytest.approx(h.now + h.config.ping_interval)
+    h.core.send_message("C1", "hi", h.now)
+    h.core.ping(h.now)
+    h.pump()
+    assert len(h.frames(conn)) == 2
+    assert not h.core.timers_dirty  # their reply deadlines come after the armed keepalive
+    assert h.core.next_deadline() == armed
+
+
+def test_a_send_whose_reply_deadline_comes_first_asks_for_a_new_timer() -> None:
+    h = Harness(reply_timeout=1.0)  # earlier than the 5 s keepalive
+    h.connect()
+    _armed(h)
+    send = h.core.send_message("C1", "hi", h.now)
+    assert h.core.timers_dirty
+    assert _armed(h) == pytest.approx(h.now + 1.0)
+    h.advance(1.01)
+    assert isinstance(send.error, SendOutcomeUnknownError)
+
+
+def test_a_queued_send_asks_for_a_new_timer() -> None:
+    h = Harness(send_burst=1, send_rate=1.0)
+    conn = h.connect()
+    h.core.send_message("C1", "m0", h.now)
+    _armed(h)
+    h.core.send_message("C1", "m1", h.now)  # no token left: queued until one is
+    assert h.core.timers_dirty
+    assert _armed(h) == pytest.approx(h.now + 1.0)
+    h.advance(1.01)
+    assert [f["text"] for f in h.frames(conn)] == ["m0", "m1"]
+
+
+def test_a_send_before_any_deadline_was_asked_for_sets_the_flag() -> None:
+    h = Harness()
+    h.connect()
+    h.core.send_message("C1", "hi", h.now)
+    assert h.core.timers_dirty

@@ -14,6 +14,9 @@ FRAMES = [
     b'{"ok":true,"reply_to":1,"type":"mystery"}',  # an event after all
     b'{"ok":true,"reply_to":1,"\\u0074ype":"mystery"}',  # the same, the key escaped
     b'{"ok":true,"reply_to":1,"type":"message","text":"echo"}',
+    b'{"ok":true,"reply_to":3,"text":"type"}',  # "type" only as a value: still a reply
+    b'{"ok":true,"reply_to":4,"text":"caf\\u00e9 \\"type\\""}',  # escapes, no type key
+    b'{"reply_to":5,"ok":true}',  # keys in another order
     b'{"ok":true,"reply_to":"x"}',  # a malformed reply
     b'{"ok":true}',  # neither
     b'{"ok":true,"reply_to":1',  # not JSON

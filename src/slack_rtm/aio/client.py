@@ -258,7 +258,7 @@ class RtmClient(Driver):
         if self._core.state is not State.IDLE:
             raise StateError(f"connect() is called once; the client is {self.state}")
         loop = asyncio.get_running_loop()
-        self._loop = loop
+        self._bind_loop(loop)
         self._closed = loop.create_future()
         self._finalized = loop.create_future()
         self._core.start(loop.time())

@@ -61,9 +61,9 @@ class Driver:
         "__weakref__", "_allow_insecure", "_base_url", "_batch_presence_aware",
         "_close_timeout", "_closed", "_config", "_core", "_dispatcher", "_finalize_task",
         "_finalized", "_handlers", "_has_handlers", "_http", "_iterators", "_listeners", "_log",
-        "_loop", "_max_queue", "_open_tasks", "_paused", "_presence_sub", "_proxy", "_queue",
-        "_read_buffer_size", "_self", "_ssl", "_stopped", "_tasks", "_team", "_timeout",
-        "_timer", "_timer_at", "_token", "_waiter",
+        "_loop", "_max_queue", "_now", "_open_tasks", "_paused", "_presence_sub", "_proxy",
+        "_queue", "_read_buffer_size", "_self", "_ssl", "_stopped", "_tasks", "_team",
+        "_timeout", "_timer", "_timer_at", "_token", "_waiter",
     )
 
     def __init__(
@@ -103,6 +103,9 @@ class Driver:
         self._team: RtmConnectTeam | None = None
         # I/O state, created by connect()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The loop's clock once connect() has run; 0.0 before (the core refuses commands
+        # before start() with StateError, whatever the time).
+        self._now: Callable[[], float] = _before_start
         self._http: AsyncClient | None = None  # only while rtm.connect is in flight
         self._listeners: dict[int, RtmListener] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -126,10 +129,10 @@ class Driver:
         if self._core.error is not None:
             raise self._core.error
 
-    def _now(self) -> float:
-        if self._loop is None:
-            return 0.0  # the core refuses commands before start() with StateError
-        return self._loop.time()
+    def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop`` from now on (called once, by connect())."""
+        self._loop = loop
+        self._now = _fast_clock(loop)
 
     def _future_for(self, send: Send) -> asyncio.Future[object]:
         """Write what ``send`` needs; the future settles with its outcome (a plain function, not
@@ -138,7 +141,7 @@ class Driver:
         assert loop is not None
         future: asyncio.Future[object] = loop.create_future()
         send.waiter = future
-        self._process()
+        self._process(self._core.timers_dirty)
         if send.done and not future.done():
             _settle(future, send)
         return future
@@ -147,12 +150,29 @@ class Driver:
 
     def _process(self, arm: bool = True) -> None:
         """Carry out the core's actions, deliver its events, re-arm the timer (unless ``arm``
-        is False: after frames whose handling moved no deadline earlier)."""
+        is False: the core said no deadline moved earlier).
+
+        Writes and settled sends, the actions of every send and reply, are done here inline;
+        the rest (connecting, opening, closing, stopping) in :meth:`_do`.
+        """
         core = self._core
         actions = core.take_actions()
         while actions:
             for action in actions:
-                self._do(action)
+                if isinstance(action, SendFrame):
+                    listener = self._listeners.get(action.conn_id)
+                    transport = listener.transport if listener is not None else None
+                    if transport is not None:
+                        transport.send(_TEXT, action.data)
+                    else:
+                        self._log.debug("frame for socket %d dropped: not open", action.conn_id)
+                elif isinstance(action, SendDone):
+                    send = action.send
+                    future = send.waiter
+                    if future is not None and not future.done():
+                        _settle(future, send)
+                else:
+                    self._do(action)
             actions = core.take_actions()
         if core.events:
             self._deliver()
@@ -161,19 +181,7 @@ class Driver:
 
     def _do(self, action: object) -> None:
         kind = type(action)
-        if kind is SendFrame:
-            assert isinstance(action, SendFrame)
-            listener = self._listeners.get(action.conn_id)
-            if listener is not None and listener.transport is not None:
-                listener.transport.send(_TEXT, action.data)
-            else:
-                self._log.debug("frame for socket %d dropped: not open", action.conn_id)
-        elif kind is SendDone:
-            assert isinstance(action, SendDone)
-            future = action.send.waiter
-            if future is not None and not future.done():
-                _settle(future, action.send)
-        elif kind is CallConnect:
+        if kind is CallConnect:
             assert isinstance(action, CallConnect)
             self._spawn(self._call_connect(action.attempt))
         elif kind is OpenSocket:
@@ -541,6 +549,10 @@ def _fast_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     if type(loop).time is asyncio.BaseEventLoop.time:
         return time.monotonic
     return loop.time
+
+
+def _before_start() -> float:
+    return 0.0
 
 
 def _settle(future: asyncio.Future[object], send: Send) -> None:

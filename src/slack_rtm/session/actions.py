@@ -20,6 +20,7 @@ from typing import Any
 from slack_rtm.redact import redact_url
 
 __all__ = [
+    "NEEDS_REPLY",
     "Action",
     "CallConnect",
     "CloseSocket",
@@ -29,6 +30,10 @@ __all__ = [
     "SendFrame",
     "Stop",
 ]
+
+
+NEEDS_REPLY = frozenset({"message", "ping"})
+"""The kinds of :class:`Send` Slack answers (see :attr:`Send.needs_reply`)."""
 
 
 class Send:
@@ -85,7 +90,7 @@ class Send:
     @property
     def needs_reply(self) -> bool:
         """True for frames Slack answers (messages and pings): they stay pending until then."""
-        return self.kind in ("message", "ping")
+        return self.kind in NEEDS_REPLY
 
     def __repr__(self) -> str:
         state = "done" if self.done else ("written" if self.frame_id is not None else "queued")

@@ -132,7 +132,8 @@ class SessionCore:
         "_actions", "_attempts", "_closing_current", "_closing_reason", "_conn_seq", "_conns",
         "_current", "_dedup", "_dedup_until", "_failures", "_hello_deadline", "_last_rx", "_log",
         "_old", "_opening", "_paused", "_ping_id", "_ping_sent_at", "_presence", "_rand",
-        "_retry_at", "_sends", "_sm", "_step", "config", "error", "events", "timers_dirty",
+        "_reported", "_retry_at", "_sends", "_sm", "_step", "config", "error", "events",
+        "timers_dirty",
     )
 
     def __init__(
@@ -178,6 +179,7 @@ class SessionCore:
         self._closing_reason = ""
         self._closing_current: int | None = None
         self.timers_dirty = False
+        self._reported: float | None = None  # what next_deadline() last returned
 
     # ------------------------------------------------------------------ outputs
 
@@ -234,10 +236,13 @@ class SessionCore:
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called (None: nothing is scheduled).
 
-        Ask again after every command (sends, pings, presence) and lifecycle call, and after
-        :meth:`receive` whenever :attr:`timers_dirty` is set (a control frame other than a reply
-        arrived). Ordinary events only move the keepalive deadline later and replies only
-        remove reply deadlines, so a timer armed earlier just finds nothing to do.
+        Ask again after every lifecycle call (start, close, socket and connect outcomes,
+        :meth:`tick`, pausing), and after a command (sends, pings, presence) or :meth:`receive`
+        whenever :attr:`timers_dirty` is set. A command leaves it unset when all it added is a
+        reply deadline no earlier than the one this method last returned (a send written at
+        once, the usual case); ordinary events only move the keepalive deadline later and
+        replies only remove reply deadlines. In each case a timer armed for the deadline
+        returned before fires first, and finds nothing to do or asks again.
         """
         # Called after every send and reply: plain comparisons, no list to build and min().
         sends = self._sends
@@ -258,6 +263,7 @@ class SessionCore:
                       self._dedup_until):
             if other is not None and (first is None or other < first):
                 first = other
+        self._reported = first
         return first
 
     # ------------------------------------------------------------------ lifecycle inputs
@@ -756,6 +762,7 @@ class SessionCore:
         self._check_open()
         send = self._sends.queue_ping()
         self._flush(now)
+        self._note_deadline(send)
         return send
 
     def _check_open(self) -> None:
@@ -772,7 +779,17 @@ class SessionCore:
         connected = self._sm.state is State.CONNECTED
         if not connected:
             self._check_open()
-        return self._sends.submit(kind, payload, body, self._current if connected else None, now)
+        send = self._sends.submit(kind, payload, body, self._current if connected else None, now)
+        self._note_deadline(send)
+        return send
+
+    def _note_deadline(self, send: Send) -> None:
+        """Set :attr:`timers_dirty` unless ``send`` was written with a reply deadline no earlier
+        than the last one reported (queued or settled at once: set, to be safe)."""
+        deadline = send.deadline
+        reported = self._reported
+        if deadline is None or reported is None or deadline < reported:
+            self.timers_dirty = True
 
     def _flush(self, now: float) -> None:
         conn_id = self._current

@@ -355,12 +355,16 @@ def decode_reply_frame(data: bytes) -> Event:
     Raises:
         Nothing for any content (as :func:`decode_frame`).
     """
-    try:
-        probe = _decode_probe(data)
-    except Exception:
-        return decode_frame(data)
-    if probe.type is not msgspec.UNSET or probe.reply_to is msgspec.UNSET:
-        return decode_frame(data)
+    if b'"type"' in data or b"\\u" in data:
+        # Maybe an event after all (a frame with a ``type`` key is one): look before deciding.
+        # With neither there is no ``type`` key: quotes inside strings are escaped, and only a
+        # ``\\uXXXX`` escape could spell the key otherwise.
+        try:
+            probe = _decode_probe(data)
+        except Exception:
+            return decode_frame(data)
+        if probe.type is not msgspec.UNSET or probe.reply_to is msgspec.UNSET:
+            return decode_frame(data)
     try:
         event = _decode_reply(data)
     except Exception:
