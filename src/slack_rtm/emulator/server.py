@@ -398,6 +398,8 @@ class Emulator(FaultControls):
         members = self.workspace.members(channel_id)
         skip = None if self.echo_own_messages else exclude_user
         targets = [c for c in self._conns.values() if c.user.id in members and c.user.id != skip]
+        if not targets:
+            return 0  # the usual case after a bot's own message: nothing to encode
         return await self._send_all(targets, event)
 
     def _presence_events(self, conn: Connection, user_ids: Sequence[str]) -> list[dict[str, Any]]:
