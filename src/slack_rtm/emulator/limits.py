@@ -90,7 +90,8 @@ class TsClock:
         if us <= self._last_us:
             us = self._last_us + 1
         self._last_us = us
-        return "%d.%06d" % divmod(us, 1_000_000)  # on every message's path: the cheapest spelling
+        seconds, micros = divmod(us, 1_000_000)  # on every message's path: kept cheap
+        return f"{seconds}.{micros:06d}"
 
     def reserve(self, n: int, now: float) -> int:
         """Reserve ``n`` consecutive microsecond timestamps; returns the first, in microseconds."""
