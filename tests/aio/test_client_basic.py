@@ -86,6 +86,23 @@ async def test_send_to_unknown_channel_is_send_error_code_0(emu: Emulator) -> No
         assert ack.ok
 
 
+async def test_frames_that_only_look_like_acks(emu: Emulator) -> None:
+    # Frames starting like a reply ({"ok":...) go the short way only when they answer a pending
+    # send; the rest still arrive as events, and the session goes on.
+    async with make_client(emu) as rtm:
+        it = aiter(rtm)
+        await next_event(it, "hello")
+        await emu.inject_event({"ok": True, "reply_to": 987654})  # answers nothing: ignored
+        await emu.inject_event({"ok": True, "type": "surprise", "n": 1})
+        await emu.inject_event({"ok": True, "reply_to": "seven"})
+        surprise = await next_event(it, "surprise")
+        assert surprise.raw == {"ok": True, "type": "surprise", "n": 1}
+        malformed = await next_event(it, "malformed")
+        assert "seven" in malformed.text
+        ack = await rtm.send_message(emu.general_channel_id, "after them")
+        assert ack.text == "after them"
+
+
 async def test_bad_arguments_fail_before_any_io(emu: Emulator) -> None:
     async with make_client(emu) as rtm:
         before = len(emu.received)

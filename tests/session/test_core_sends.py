@@ -390,6 +390,43 @@ def test_messages_are_queued_raw_and_decoded_on_delivery() -> None:
     assert isinstance(after[0], Message)
 
 
+def test_receive_reply_settles_the_send_and_leaves_the_waking_to_the_caller() -> None:
+    from slack_rtm.session.core import REPLY_PREFIX
+
+    h = Harness()
+    conn = h.connect()
+    ok = h.core.send_message("C1", "hi", h.now)
+    refused = h.core.send_message("C404", "hi", h.now)
+    h.pump()
+    ack = b'{"ok":true,"reply_to":%d,"ts":"1.000001","text":"hi"}' % ok.frame_id
+    assert ack.startswith(REPLY_PREFIX)
+    assert h.core.receive_reply(conn, ack, h.now) is ok
+    assert isinstance(ok.result, Reply)
+    assert ok.result.ts == "1.000001"
+    nack = b'{"ok":false,"reply_to":%d,"error":{"code":1,"msg":"bad channel"}}' % (
+        refused.frame_id)
+    assert h.core.receive_reply(conn, nack, h.now) is refused
+    assert isinstance(refused.error, SendError)
+    assert refused.error.code == 1
+    assert not h.core.take_actions()  # no SendDone: the caller wakes the waiters
+    assert h.core.pending_count == 0
+    assert h.core.receive_reply(conn, ack, h.now) is None  # answered already: ignored
+    assert not h.core.take_actions()
+    assert not h.core.take_events()
+
+
+def test_receive_reply_hands_anything_else_to_the_general_path() -> None:
+    h = Harness()
+    conn = h.connect()
+    h.pump()
+    assert h.core.receive_reply(conn, b'{"ok":true,"type":"surprise","n":1}', h.now) is None
+    assert h.core.receive_reply(conn, b'{"ok":true,"reply_to":', h.now) is None
+    assert h.core.receive_reply(conn, b'{"ok":true,"reply_to":"seven"}', h.now) is None
+    events = h.core.take_events()
+    assert [e.type for e in events] == ["surprise", "malformed", "malformed"]
+    assert events[0].raw == {"ok": True, "type": "surprise", "n": 1}
+
+
 def _armed(h: Harness) -> float | None:
     """What a driver does after a call with timers_dirty set: ask, and clear the flag."""
     h.core.timers_dirty = False

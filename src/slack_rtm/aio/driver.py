@@ -243,6 +243,15 @@ class Driver:
         if core.has_actions or core.timers_dirty:
             self._process(core.timers_dirty)
 
+    def _receive_reply(self, conn_id: int, data: bytes) -> None:
+        """An ack (most likely) read on its own: settle its send here, without the action list;
+        anything else went through the core's general path and is handled by _batch_done."""
+        send = self._core.receive_reply(conn_id, data, self._now())
+        if send is not None:
+            future = send.waiter
+            if future is not None and not future.done():
+                _settle(future, send)
+
     def _set_paused(self, paused: bool) -> None:
         self._paused = paused
         loop = self._loop
@@ -351,7 +360,7 @@ class Driver:
         loop = self._loop
         assert loop is not None
         listener = RtmListener(conn_id, self._core.receive_many, self._core.receive_messages,
-                               self._batch_done,
+                               self._receive_reply, self._batch_done,
                                self._on_socket_connected, self._on_socket_closed,
                                _fast_clock(loop))
         self._listeners[conn_id] = listener

@@ -1,8 +1,9 @@
 """The WebSocket side of the asyncio driver: picows listener, URL policy, secret-safe errors.
 
-The listener hands each text frame straight to the session core (``SessionCore.receive``) and
-tells the client once per read buffer (``frame.last_in_buffer``) that a batch is complete, so a
-burst of events wakes the consumer once, not once per event.
+The listener collects a read buffer's text frames for the session core and tells the client once
+per read buffer (``frame.last_in_buffer``) that a batch is complete, so a burst of events wakes
+the consumer once, not once per event. An ack with nothing read before it goes to the driver at
+once (``receive_reply``): a send's round trip is the latency users feel.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from slack_rtm.errors import TransportError, TransportTimeoutError
 from slack_rtm.redact import redact_text, redact_url
-from slack_rtm.session.core import MESSAGE_PREFIX
+from slack_rtm.session.core import MESSAGE_PREFIX, REPLY_PREFIX
 
 __all__ = [
     "RtmListener",
@@ -35,6 +36,7 @@ _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
 
 _PREFIX_LEN = len(MESSAGE_PREFIX)
+_REPLY_LEN = len(REPLY_PREFIX)
 
 MAX_INBOUND_FRAME = 64 * 1024 * 1024
 """The largest frame (or fragmented message) accepted from the server, in bytes."""
@@ -137,6 +139,8 @@ class RtmListener(WSListener):
         conn_id: the core's id for this socket.
         receive_many: ``SessionCore.receive_many``.
         receive_messages: ``SessionCore.receive_messages``, for a buffer of messages only.
+        receive_reply: called with ``(conn_id, frame)`` for a frame that starts like a reply
+            when no frame of the same read waits before it (the driver's short way for acks).
         batch_done: called after each read buffer has been handed over.
         on_connected: called with the transport once the handshake is done.
         on_disconnected: called with ``(conn_id, close code or None, reason)`` at the end.
@@ -144,14 +148,15 @@ class RtmListener(WSListener):
     """
 
     __slots__ = ("_batch_done", "_clock", "_conn_id", "_frames", "_mixed", "_on_connected",
-                 "_on_disconnected", "_parts", "_receive_many", "_receive_messages", "close_code",
-                 "close_reason", "transport")
+                 "_on_disconnected", "_parts", "_receive_many", "_receive_messages",
+                 "_receive_reply", "close_code", "close_reason", "transport")
 
     def __init__(
         self,
         conn_id: int,
         receive_many: Callable[[int, list[bytes], float], None],
         receive_messages: Callable[[int, list[bytes], float], None],
+        receive_reply: Callable[[int, bytes], None],
         batch_done: Callable[[], None],
         on_connected: Callable[[int, WSTransport], None],
         on_disconnected: Callable[[int, int | None, str], None],
@@ -160,6 +165,7 @@ class RtmListener(WSListener):
         self._conn_id = conn_id
         self._receive_many = receive_many
         self._receive_messages = receive_messages
+        self._receive_reply = receive_reply
         self._mixed = False
         self._batch_done = batch_done
         self._on_connected = on_connected
@@ -183,6 +189,8 @@ class RtmListener(WSListener):
             data = frame.get_payload_as_bytes()
             if data[:_PREFIX_LEN] == MESSAGE_PREFIX:
                 self._frames.append(data)
+            elif data[:_REPLY_LEN] == REPLY_PREFIX and not self._frames:
+                self._receive_reply(self._conn_id, data)  # an ack, nothing queued before it
             else:
                 self._other(transport, frame, data)
         else:

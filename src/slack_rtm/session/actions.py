@@ -9,7 +9,8 @@ takes the actions it produced (:meth:`SessionCore.take_actions`) and carries the
   ``socket_failed``, frames with ``receive``, the end with ``socket_closed``.
 - :class:`SendFrame` — write ``data`` as one text frame on socket ``conn_id``.
 - :class:`CloseSocket` — send a close frame (or abort) and close socket ``conn_id``.
-- :class:`SendDone` — ``send`` has its outcome: wake whoever waits for it.
+- :class:`SendDone` — ``send`` has its outcome: wake whoever waits for it. (Not for a send that
+  :meth:`~slack_rtm.session.core.SessionCore.receive_reply` settles: it returns that send.)
 - :class:`Stop` — the session is closed; ``error`` is why, if it failed.
 """
 
@@ -41,7 +42,8 @@ class Send:
 
     The core creates it; the driver may hang its own waiter on :attr:`waiter` (a future, an
     event). When :attr:`done` becomes True exactly one of :attr:`result` / :attr:`error` holds
-    the outcome and a :class:`SendDone` action is emitted; it never changes again.
+    the outcome and a :class:`SendDone` action is emitted (or, settled by ``receive_reply``, the
+    send is returned to the caller instead); it never changes again.
 
     Attributes:
         kind: ``"message"``, ``"typing"``, ``"presence_sub"``, ``"presence_query"`` or ``"ping"``.

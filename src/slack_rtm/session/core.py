@@ -63,7 +63,7 @@ from slack_rtm.session.limits import check_text
 from slack_rtm.session.sends import SendBook, check_ids, check_str, encode, reply_code_msg
 from slack_rtm.session.state import State, StateMachine
 
-__all__ = ["MESSAGE_PREFIX", "SessionCore"]
+__all__ = ["MESSAGE_PREFIX", "REPLY_PREFIX", "SessionCore"]
 
 _log = logging.getLogger("slack_rtm.session")
 
@@ -73,6 +73,10 @@ MESSAGE_PREFIX: Final = b'{"type":"message",'
 so its decoding can wait until it is delivered (see :meth:`SessionCore.take_raw`)."""
 _MESSAGE_PREFIX = MESSAGE_PREFIX
 _MESSAGE_PREFIX_LEN: Final = len(MESSAGE_PREFIX)
+REPLY_PREFIX: Final = b'{"ok":'
+"""How Slack (and the emulator) start a reply to a sent frame (see
+:meth:`SessionCore.receive_reply`)."""
+_REPLY_PREFIX_LEN: Final = len(REPLY_PREFIX)
 
 # Frames that steer the session rather than only being delivered.
 _CONTROL: Final[frozenset[type]] = frozenset(
@@ -404,7 +408,7 @@ class SessionCore:
             if data[:cut] == prefix and not dedup and isinstance(data, bytes):
                 append(data)  # an ordinary message: decoded when delivered (see take_raw)
                 continue
-            if type(data) is bytes and data[:6] == b'{"ok":':
+            if type(data) is bytes and data[:_REPLY_PREFIX_LEN] == REPLY_PREFIX:
                 item = decode_reply_frame(data)  # an ack, most likely: decoded as one first
             else:
                 item = decode_frame(data)
@@ -416,6 +420,23 @@ class SessionCore:
                 dedup = self._dedup is not None
             elif not dedup or not self._is_dup(item, data):
                 append(item)
+
+    def receive_reply(self, conn_id: int, data: bytes, now: float) -> Send | None:
+        """A frame that starts with :data:`REPLY_PREFIX`, alone: the send it answers, settled.
+
+        The driver's short way for an ack: when ``data`` is a reply to a pending send, that
+        send is resolved and returned *without* a :class:`SendDone` action (the caller wakes
+        whoever waits for it). Anything else (an unknown id, an event after all, junk) is
+        handled as :meth:`receive` would, and None is returned.
+        """
+        item = decode_reply_frame(data)
+        if type(item) is Reply:
+            self._last_rx = now
+            send = self._sends.on_reply(item, announce=False)
+            if send is not None:
+                return send
+        self.receive_many(conn_id, (data,), now)
+        return None
 
     def receive_messages(self, conn_id: int, frames: list[bytes], now: float) -> None:
         """Like :meth:`receive_many` for frames that all start with :data:`MESSAGE_PREFIX`.

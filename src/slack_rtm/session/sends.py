@@ -209,26 +209,27 @@ class SendBook:
     # -------------------------------------------------------------- outcomes
 
     def resolve(self, send: Send, *, result: object = None,
-                error: BaseException | None = None) -> None:
-        """Settle ``send`` (once: later calls do nothing) and emit :class:`SendDone`."""
+                error: BaseException | None = None, announce: bool = True) -> None:
+        """Settle ``send`` (once: later calls do nothing) and emit :class:`SendDone` (unless
+        ``announce`` is False: the caller tells the waiter itself)."""
         if send.done:
             return
         send.done = True
         send.result = result
         send.error = error
-        if not send.internal:
+        if announce and not send.internal:
             self._actions.append(SendDone(send))
 
-    def on_reply(self, reply: Reply) -> Send | None:
+    def on_reply(self, reply: Reply, *, announce: bool = True) -> Send | None:
         """Match a reply to its send and settle it; returns the send (None if unknown)."""
         send = self.pending.pop(reply.reply_to, None)
         if send is None:
             return None
         if reply.ok is False:
             code, msg = reply_code_msg(reply)
-            self.resolve(send, error=SendError(code, msg, reply.reply_to))
+            self.resolve(send, error=SendError(code, msg, reply.reply_to), announce=announce)
         else:
-            self.resolve(send, result=reply)
+            self.resolve(send, result=reply, announce=announce)
         return send
 
     def on_pong(self, pong: Pong, now: float) -> bool:
