@@ -215,20 +215,21 @@ def render(result: dict[str, Any], labels: dict[str, str]) -> str:
         for kind, r in snd.items():
             label = labels.get(kind, kind)
             if r["status"] != "ok":
-                rows.append([label, _short(r["status"]), "-", "-", _note(r)])
+                rows.append([label, _short(r["status"]), "-", "-", "-", "-", _note(r)])
                 continue
             rows.append([
                 label,
                 f"{r['rtt_us_p50']:.0f}",
                 f"{r['rtt_us_p99']:.0f}",
                 _fmt(r.get("p50_ratio_vs_echo"), ".2f") + "x",
+                _fmt(r.get("p50_ratio_vs_message"), ".2f") + "x",
                 _fmt(r.get("acked_per_s"), ",.0f"),
                 "",
             ])
-        parts.append("SEND  (emulator write limit off; medians over the rounds; pipelined: "
-                     "all sent at once, timed to the last reply)\n" + _table(
-            ["round trip", "p50 us", "p99 us", "p50 vs ping->pong", "acked/s pipelined",
-             "note"], rows))
+        parts.append("SEND  (emulator write limit off; medians over the rounds, ratios per "
+                     "round; pipelined: all sent at once, timed to the last reply)\n" + _table(
+            ["round trip", "p50 us", "p99 us", "p50 vs ping->pong", "p50 vs message->ack",
+             "acked/s pipelined", "note"], rows))
     tg = result.get("targets")
     if tg:
         rows = [[t["name"], t["measured"], t["verdict"]] for t in tg]

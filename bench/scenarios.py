@@ -209,6 +209,9 @@ def _losses(trials: list[dict[str, Any]], received: list[int]) -> dict[str, Any]
 
 #: the round trip the send target compares to: a bare picows JSON ping -> pong
 ECHO = "picows_ping"
+#: the like-for-like round trip: a bare picows client sending the same ``message`` frame
+BARE_MESSAGE = "picows_message"
+_SEND_PAIRS = (ECHO, "ours_message", BARE_MESSAGE, "ours_ping")
 
 
 async def send(kinds: list[str], rounds: int, sequential: int, pipelined: int,
@@ -216,10 +219,13 @@ async def send(kinds: list[str], rounds: int, sequential: int, pipelined: int,
     """Acked round trips of each kind (our send_message, our ping, bare picows ping/message),
     interleaved over ``rounds`` against one server whose write limit is off; medians."""
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    # Each compared pair runs back to back, in turn first and second (forward, then backward):
+    # the machine's speed drifts, and a fixed order would lean every ratio the same way.
+    order = [k for k in _SEND_PAIRS if k in kinds] + [k for k in kinds if k not in _SEND_PAIRS]
     server = await ServerProc.start("--write-rate", "none")
     try:
-        for _ in range(rounds):
-            for kind in kinds:
+        for rnd in range(rounds):
+            for kind in order if rnd % 2 == 0 else order[::-1]:
                 runs[kind].append(await _send_once(server, kind, sequential, pipelined, timeout))
     finally:
         await server.stop()
@@ -234,11 +240,12 @@ async def send(kinds: list[str], rounds: int, sequential: int, pipelined: int,
             values = [r[key] for r in ok if key in r]
             if values:
                 summary[key] = statistics.median(values)
-        ratios = [r["rtt_us_p50"] / e["rtt_us_p50"]
-                  for r, e in zip(rs, runs.get(ECHO, []), strict=False)
-                  if r["status"] == "ok" and e["status"] == "ok"]
-        if ratios:
-            summary["p50_ratio_vs_echo"] = statistics.median(ratios)
+        for key, base in (("p50_ratio_vs_echo", ECHO), ("p50_ratio_vs_message", BARE_MESSAGE)):
+            ratios = [r["rtt_us_p50"] / b["rtt_us_p50"]
+                      for r, b in zip(rs, runs.get(base, []), strict=False)
+                      if r["status"] == "ok" and b["status"] == "ok"]
+            if ratios:
+                summary[key] = statistics.median(ratios)
         out[kind] = summary
     return out
 
