@@ -235,7 +235,8 @@ async def send(kinds: list[str], rounds: int, sequential: int, pipelined: int,
         if not ok:
             out[kind] = rs[0]
             continue
-        summary: dict[str, Any] = {"status": "ok", "runs": len(rs), "ok_runs": len(ok)}
+        summary: dict[str, Any] = {"status": "ok", "runs": len(rs), "ok_runs": len(ok),
+                                   "rtt_us_p50_by_round": [r.get("rtt_us_p50") for r in rs]}
         for key in ("rtt_us_p50", "rtt_us_p99", "acked_per_s", "round_trips", "pipelined"):
             values = [r[key] for r in ok if key in r]
             if values:
