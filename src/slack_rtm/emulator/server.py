@@ -395,9 +395,11 @@ class Emulator(FaultControls):
         self, event: dict[str, Any], channel_id: str, *, exclude_user: str | None = None
     ) -> int:
         """Send an event to every socket of the channel's members; returns sockets reached."""
-        members = self.workspace.members(channel_id)
+        self.workspace.channel(channel_id)  # raises for an unknown channel, as members() did
+        is_member = self.workspace.is_member
         skip = None if self.echo_own_messages else exclude_user
-        targets = [c for c in self._conns.values() if c.user.id in members and c.user.id != skip]
+        targets = [c for c in self._conns.values()
+                   if c.user.id != skip and is_member(channel_id, c.user.id)]
         if not targets:
             return 0  # the usual case after a bot's own message: nothing to encode
         return await self._send_all(targets, event)
