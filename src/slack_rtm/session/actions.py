@@ -21,7 +21,6 @@ from typing import Any
 from slack_rtm.redact import redact_url
 
 __all__ = [
-    "NEEDS_REPLY",
     "Action",
     "CallConnect",
     "CloseSocket",
@@ -31,10 +30,6 @@ __all__ = [
     "SendFrame",
     "Stop",
 ]
-
-
-NEEDS_REPLY = frozenset({"message", "ping"})
-"""The kinds of :class:`Send` Slack answers (see :attr:`Send.needs_reply`)."""
 
 
 class Send:
@@ -92,7 +87,7 @@ class Send:
     @property
     def needs_reply(self) -> bool:
         """True for frames Slack answers (messages and pings): they stay pending until then."""
-        return self.kind in NEEDS_REPLY
+        return self.kind in ("message", "ping")
 
     def __repr__(self) -> str:
         state = "done" if self.done else ("written" if self.frame_id is not None else "queued")

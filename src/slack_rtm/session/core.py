@@ -248,7 +248,8 @@ class SessionCore:
         replies only remove reply deadlines. In each case a timer armed for the deadline
         returned before fires first, and finds nothing to do or asks again.
         """
-        # Called after every send and reply: plain comparisons, no list to build and min().
+        # Called often (after lifecycle calls, many control frames, some sends): plain
+        # comparisons, no list to build and min().
         sends = self._sends
         first = sends.earliest_deadline()
         if self._current is not None and not self._paused:

@@ -16,10 +16,10 @@ from typing import Any, Final
 import msgspec
 
 from slack_rtm.errors import SendError, SendOutcomeUnknownError, SendQueueFullError
-from slack_rtm.session.actions import NEEDS_REPLY, Action, Send, SendDone, SendFrame
+from slack_rtm.session.actions import Action, Send, SendDone, SendFrame
 from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.events import Pong, Reply
-from slack_rtm.session.limits import MAX_FRAME_BYTES, TokenBucket, check_frame_size
+from slack_rtm.session.limits import TokenBucket, check_frame_size
 
 __all__ = ["SendBook", "check_ids", "check_str", "reply_code_msg"]
 
@@ -111,9 +111,7 @@ class SendBook:
             FrameTooLargeError: it would not.
         """
         body = encode(payload)
-        size = len(body) + _ID_FIELD_BYTES
-        if size > MAX_FRAME_BYTES:
-            check_frame_size(size)  # raises, with the message
+        check_frame_size(len(body) + _ID_FIELD_BYTES)
         return body
 
     def queue(self, kind: str, payload: dict[str, Any], body: bytes | None = None) -> Send:
@@ -184,25 +182,22 @@ class SendBook:
 
     def write(self, send: Send, conn_id: int, now: float) -> None:
         """Give ``send`` an id and emit its frame; it waits for a reply if Slack sends one."""
-        # The hot path of every send: new_id() and set_deadline() are spelled out here.
-        frame_id = self.last_id = self.last_id + 1
+        frame_id = self.new_id()
         send.frame_id = frame_id
         send.conn_id = conn_id
         send.sent_at = now
         body = send.body
-        kind = send.kind
         if body is not None:  # encoded when queued: put the id in front, encode nothing again
             data = b'{"id":%d,%s' % (frame_id, body[1:])
         else:
             frame = {"id": frame_id, **send.payload}
-            if kind == "ping":
+            if send.kind == "ping":
                 frame["time"] = int(now * 1000)
             data = encode(frame)
         self._actions.append(SendFrame(conn_id, data))
-        if kind in NEEDS_REPLY:
+        if send.needs_reply:
             self.pending[frame_id] = send
-            deadline = send.deadline = now + self._config.reply_timeout
-            heapq.heappush(self._deadlines, (deadline, frame_id))
+            self.set_deadline(send, now + self._config.reply_timeout)
         else:
             self.resolve(send, result=None)
 
