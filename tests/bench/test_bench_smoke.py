@@ -102,12 +102,18 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("script", ["bench_decode.py", "bench_delivery.py"])
-def test_micro_benchmarks_run(script: str) -> None:
-    """The micro-benchmarks reach into the decoder and the delivery loops: they must keep up."""
+@pytest.mark.parametrize(("script", "rows"), [
+    ("bench_decode.py", ("ns/event",)),
+    ("bench_delivery.py", ("ns/event", "async for", "handler")),
+    ("bench_send_pair.py", ("bare ping", "bare message", "ours message", "ours ping")),
+])
+def test_micro_benchmarks_run(script: str, rows: tuple[str, ...]) -> None:
+    """The micro-benchmarks reach into the decoder, the delivery loops and the send path: they
+    must keep up."""
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), "--quick"],
         capture_output=True, text=True, cwd=ROOT / "bench", timeout=50,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "ns/event" in proc.stdout
+    for row in rows:
+        assert row in proc.stdout, proc.stdout
