@@ -415,6 +415,20 @@ def test_receive_reply_settles_the_send_and_leaves_the_waking_to_the_caller() ->
     assert not h.core.take_events()
 
 
+def test_answered_sends_leave_no_deadlines_behind() -> None:
+    # Acks settled the short way never ask for the next deadline; the heap of reply deadlines
+    # must still shrink as they come, not grow until the next timer.
+    h = Harness(send_rate=1e6, send_burst=1_000_000)
+    conn = h.connect()
+    h.pump()
+    for i in range(1000):
+        send = h.core.send_message("C1", f"m{i}", h.now)
+        ack = b'{"ok":true,"reply_to":%d,"ts":"1.%06d","text":"m"}' % (send.frame_id, i)
+        assert h.core.receive_reply(conn, ack, h.now) is send
+    assert h.core.pending_count == 0
+    assert len(h.core._sends._deadlines) <= 1  # the heap itself: no public view of it
+
+
 def test_receive_reply_hands_anything_else_to_the_general_path() -> None:
     h = Harness()
     conn = h.connect()

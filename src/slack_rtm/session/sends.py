@@ -220,6 +220,9 @@ class SendBook:
         send = self.pending.pop(reply.reply_to, None)
         if send is None:
             return None
+        # Drop the answered deadlines at the heap's head now (replies come in order, so usually
+        # this one): nothing else may look at the heap for seconds while thousands are answered.
+        self.earliest_deadline()
         if reply.ok is False:
             code, msg = reply_code_msg(reply)
             self.resolve(send, error=SendError(code, msg, reply.reply_to), announce=announce)
