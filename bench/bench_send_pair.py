@@ -47,38 +47,41 @@ async def run(blocks: int) -> dict[str, list[float]]:
             url = rtm_connect_url(server.api_url, server.bot_token)
             ops[name], close = await picows_ops(url, channel, message)
             closers.append(close)
-        rtm = RtmClient(server.bot_token, base_url=server.api_url, send_rate=1e6,
-                        send_burst=1_000_000)
-        await rtm.connect()
+        async with RtmClient(server.bot_token, base_url=server.api_url, send_rate=1e6,
+                             send_burst=1_000_000) as rtm:
 
-        async def ours_message(i: int) -> Any:
-            return await rtm.send_message(channel, f"m {i}")
+            async def ours_message(i: int) -> Any:
+                return await rtm.send_message(channel, f"m {i}")
 
-        async def ours_ping(i: int) -> Any:
-            return await rtm.ping()
+            async def ours_ping(i: int) -> Any:
+                return await rtm.ping()
 
-        ops["ours message"] = ours_message
-        ops["ours ping"] = ours_ping
-        rtts: dict[str, list[float]] = {name: [] for name in ops}
-        clock = time.perf_counter
-        i = 0
-        for op in ops.values():  # warm-up
-            for _ in range(BLOCK):
-                i += 1
-                await op(i)
-        for _ in range(blocks):
-            for name, op in ops.items():
-                for _ in range(BLOCK):
-                    i += 1
-                    t0 = clock()
-                    await op(i)
-                    rtts[name].append(clock() - t0)
-        await rtm.close()
-        return rtts
+            ops["ours message"] = ours_message
+            ops["ours ping"] = ours_ping
+            return await _blocks(ops, blocks)
     finally:
         for close in closers:
             close()
         await server.stop()
+
+
+async def _blocks(ops: dict[str, Op], blocks: int) -> dict[str, list[float]]:
+    """Round trips of each op, in turn ``BLOCK`` at a time, after one warm-up block each."""
+    rtts: dict[str, list[float]] = {name: [] for name in ops}
+    clock = time.perf_counter
+    i = 0
+    for op in ops.values():
+        for _ in range(BLOCK):
+            i += 1
+            await op(i)
+    for _ in range(blocks):
+        for name, op in ops.items():
+            for _ in range(BLOCK):
+                i += 1
+                t0 = clock()
+                await op(i)
+                rtts[name].append(clock() - t0)
+    return rtts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
