@@ -142,8 +142,8 @@ class Driver:
         future: asyncio.Future[object] = loop.create_future()
         send.waiter = future
         self._process(self._core.timers_dirty)
-        if send.done and not future.done():
-            _settle(future, send)
+        if send.done:
+            _settle(send)
         return future
 
     # ------------------------------------------------------------------ the driver loop
@@ -167,10 +167,7 @@ class Driver:
                     else:
                         self._log.debug("frame for socket %d dropped: not open", action.conn_id)
                 elif isinstance(action, SendDone):
-                    send = action.send
-                    future = send.waiter
-                    if future is not None and not future.done():
-                        _settle(future, send)
+                    _settle(action.send)
                 else:
                     self._do(action)
             actions = core.take_actions()
@@ -248,9 +245,7 @@ class Driver:
         anything else went through the core's general path and is handled by _batch_done."""
         send = self._core.receive_reply(conn_id, data, self._now())
         if send is not None:
-            future = send.waiter
-            if future is not None and not future.done():
-                _settle(future, send)
+            _settle(send)
 
     def _set_paused(self, paused: bool) -> None:
         self._paused = paused
@@ -361,8 +356,7 @@ class Driver:
         assert loop is not None
         listener = RtmListener(conn_id, self._core.receive_many, self._core.receive_messages,
                                self._receive_reply, self._batch_done,
-                               self._on_socket_connected, self._on_socket_closed,
-                               _fast_clock(loop))
+                               self._on_socket_connected, self._on_socket_closed, self._now)
         self._listeners[conn_id] = listener
         self._log.debug("opening WebSocket %d to %s", conn_id, redact_url(url))
         try:
@@ -564,7 +558,11 @@ def _before_start() -> float:
     return 0.0
 
 
-def _settle(future: asyncio.Future[object], send: Send) -> None:
+def _settle(send: Send) -> None:
+    """Wake whoever waits for ``send`` (its future, if any and not settled yet) with its outcome."""
+    future = send.waiter
+    if future is None or future.done():
+        return
     if send.error is not None:
         future.set_exception(send.error)
     else:
