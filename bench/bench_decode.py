@@ -55,9 +55,9 @@ def message_frames(n: int) -> list[bytes]:
         sec, us = divmod(1_700_000_000_000_000 + i, 1_000_000)
         frames.append(
             b'{"type":"message","channel":"C%08d","user":"U%08d","text":"%s",'
-            b'"ts":"%d.%06d","team":"T024BE7LD","event_ts":"%d.%06d",'
-            b'"source_team":"T024BE7LD","user_team":"T024BE7LD",'
-            b'"client_msg_id":"%08x-0000-4000-8000-%012x","suppress_notification":false}'
+            b'"ts":"%d.%06d","event_ts":"%d.%06d","team":"T024BE7LD",'
+            b'"client_msg_id":"%08x-0000-4000-8000-%012x","suppress_notification":false,'
+            b'"source_team":"T024BE7LD","user_team":"T024BE7LD"}'
             % (i % 50, i % 200, text, sec, us, sec, us, i, i)
         )
     return frames

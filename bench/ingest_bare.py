@@ -24,14 +24,14 @@ class Hello(msgspec.Struct, tag_field="type", tag="hello"):
 
 
 class Message(msgspec.Struct, tag_field="type", tag="message"):
-    """A ``message`` event, the fields a bot reads."""
+    """A ``message`` event, the fields a bot reads, in the order Slack sends them."""
 
     channel: str = ""
     user: str = ""
     text: str = ""
     ts: str = ""
-    team: str = ""
     event_ts: str = ""
+    team: str = ""
     subtype: str | None = None
     thread_ts: str | None = None
 

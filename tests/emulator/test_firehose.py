@@ -19,6 +19,10 @@ import pytest
 from slack_rtm.emulator import Emulator, Workspace
 from slack_rtm.emulator.firehose import CHUNK_SIZE, encode_messages, encode_payloads, frame
 
+# The keys of PROTOCOL §4.3's example ``message``, in its order.
+PROTOCOL_MESSAGE_KEYS = ("type", "channel", "user", "text", "ts", "event_ts", "team",
+                         "client_msg_id", "suppress_notification", "source_team", "user_team")
+
 
 def _unframe(data: bytes) -> list[bytes]:
     """Split server frames (unmasked, final, text) back into payloads."""
@@ -69,6 +73,23 @@ def test_encode_messages_realistic_and_chunked() -> None:
     assert all(re.fullmatch(r"\d{10}\.\d{6}", t) for t in tss)
     assert tss == sorted(tss)
     assert all(e["user"] in ws.members(e["channel"]) for e in events)
+    # Keys in the order of PROTOCOL §4.3's example message; the team and ts fields agree.
+    assert {tuple(e) for e in events} == {PROTOCOL_MESSAGE_KEYS}
+    assert all(e["event_ts"] == e["ts"] for e in events)
+    team = ws.team.id
+    assert {(e["team"], e["source_team"], e["user_team"]) for e in events} == {(team,) * 3}
+    assert all(e["suppress_notification"] is False for e in events)
+    assert len({e["client_msg_id"] for e in events}) == len(events)
+
+
+def test_message_event_keys_in_protocol_order() -> None:
+    ws = Workspace.default()
+    emu = Emulator(ws)
+    user = next(iter(ws.users.values()))
+    channel = next(iter(ws.channels))
+    event = emu.make_message_event(user, channel, "hi", None)
+    expected = tuple(k for k in PROTOCOL_MESSAGE_KEYS if k != "client_msg_id")
+    assert tuple(event)[: len(expected)] == expected
 
 
 def test_encode_payloads_kinds_and_errors() -> None:

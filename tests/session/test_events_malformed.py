@@ -112,6 +112,7 @@ def test_bad_type(frame: bytes, got: str) -> None:
         (b'{"type":"message","text":123}', "$.text"),
         (b'{"type":"message","channel":{"id":"C1"}}', "$.channel"),
         (b'{"type":"message","hidden":"yes"}', "$.hidden"),
+        (b'{"type":"message","suppress_notification":1}', "$.suppress_notification"),
         (b'{"type":"message","edited":"U1"}', "$.edited"),
         (b'{"type":"message","message":{"text":5}}', "$.message.text"),
         (b'{"type":"presence_change","users":"U1"}', "$.users"),

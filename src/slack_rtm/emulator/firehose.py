@@ -88,7 +88,8 @@ def encode_messages(workspace: Workspace, n: int, first_us: int) -> list[Chunk]:
     texts = _texts()
     np, nt = len(pairs), len(texts)
     # Per (channel/user, text) combination: the frame header and the fixed JSON around the
-    # ts (twice) and the client_msg_id's 12 digits; each of those has a fixed width.
+    # ts (twice) and the client_msg_id's 12 digits; each of those has a fixed width. The keys
+    # come in the order of PROTOCOL §4.3's example.
     templates: dict[tuple[int, int], tuple[bytes, bytes, bytes, bytes]] = {}
 
     def template(pi: int, ti: int) -> tuple[bytes, bytes, bytes, bytes]:
@@ -98,15 +99,12 @@ def encode_messages(workspace: Workspace, n: int, first_us: int) -> list[Chunk]:
             user,
             texts[ti],
         )
-        mid = b'","team":"%s","event_ts":"' % team
-        mid2 = (
-            b'","source_team":"%s","user_team":"%s","client_msg_id":"00000000-0000-4000-8000-'
-            % (
-                team,
-                team,
-            )
+        mid = b'","event_ts":"'
+        mid2 = b'","team":"%s","client_msg_id":"00000000-0000-4000-8000-' % team
+        tail = b'","suppress_notification":false,"source_team":"%s","user_team":"%s"}' % (
+            team,
+            team,
         )
-        tail = b'","suppress_notification":false}'
         size = len(pre) + len(mid) + len(mid2) + len(tail) + 17 + 17 + 12
         header = frame(b"x" * size)[:-size]
         return header + pre, mid, mid2, tail

@@ -370,7 +370,8 @@ class Emulator(FaultControls):
     def make_message_event(
         self, user: User, channel_id: str, text: str, thread_ts: str | None
     ) -> dict[str, Any]:
-        """A ``message`` event as Slack delivers it, with a fresh ``ts``."""
+        """A ``message`` event as Slack delivers it (keys in PROTOCOL §4.3's order), with a fresh
+        ``ts``."""
         ts = self.next_ts()
         team = self.workspace.team.id
         event: dict[str, Any] = {
@@ -379,11 +380,11 @@ class Emulator(FaultControls):
             "user": user.id,
             "text": text,
             "ts": ts,
-            "team": team,
             "event_ts": ts,
+            "team": team,
+            "suppress_notification": False,
             "source_team": team,
             "user_team": team,
-            "suppress_notification": False,
         }
         if user.bot_id is not None:
             event["bot_id"] = user.bot_id
