@@ -264,8 +264,12 @@ def targets(result: dict[str, Any]) -> list[dict[str, str]]:
             None if r is None else r >= 0.70)
         r2, basis2 = ingest_ratio(s, "vs_rtm_v2")
         wall2 = s.get("wall_ratio_vs_rtm_v2")
+        # What the yardstick itself reached against rtm_v2 in this run: the reference
+        # figures put it at ~22x (so 0.70x of it is ~15x); where it is lower, 15x asks more.
+        yard2 = ingest.get(YARDSTICK, {}).get("wall_ratio_vs_rtm_v2")
         add(f"{client}: ingest >= 15x slack_sdk rtm_v2 (limit raised)",
-            "-" if r2 is None else f"{r2:.1f}x by {basis2} (wall {_fmt(wall2, '.1f')}x)",
+            "-" if r2 is None else f"{r2:.1f}x by {basis2} (wall {_fmt(wall2, '.1f')}x; "
+            f"bare picows+msgspec {_fmt(yard2, '.1f')}x)",
             None if r2 is None else r2 >= 15)
     dens = [d for d in result.get("density", []) if d["kind"] == "ours"]
     if dens:
