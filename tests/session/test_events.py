@@ -110,12 +110,12 @@ def test_message() -> None:
     assert not m.has_subtype("bot_message")
 
 
-
 def test_message_suppress_notification() -> None:
     m = decode(MESSAGE.replace('"suppress_notification":false', '"suppress_notification":true'))
     assert type(m) is Message
     assert m.suppress_notification is True
     assert Message().suppress_notification is False
+
 
 def test_message_changed() -> None:
     m = decode(MESSAGE_CHANGED)
