@@ -117,6 +117,17 @@ def test_message_suppress_notification() -> None:
     assert Message().suppress_notification is False
 
 
+def test_message_and_reply_fields_are_keyword_only() -> None:
+    # Their fields follow the wire order (which may change with Slack's): positional arguments
+    # would silently land in other fields, so they are refused.
+    with pytest.raises(TypeError):
+        Message("C1")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Reply(1, True)  # type: ignore[misc]
+    assert Message(channel="C1").channel == "C1"
+    assert Reply(reply_to=1, ok=True).ok is True
+
+
 def test_message_changed() -> None:
     m = decode(MESSAGE_CHANGED)
     assert type(m) is Message

@@ -258,7 +258,7 @@ class ErrorEvent(WireEvent, frozen=True, tag="error"):
 # --- messages -----------------------------------------------------------------------------------
 
 
-class Message(WireEvent, frozen=True, tag="message"):
+class Message(WireEvent, frozen=True, kw_only=True, tag="message"):
     """A ``message`` and all its subtypes (PROTOCOL §4.1, §4.3).
 
     ``subtype`` is ``None`` for a plain user message. ``message`` / ``previous_message`` hold the
