@@ -17,6 +17,8 @@ The tree, split by where the error comes from::
     │   ├── SendQueueFullError         refused locally: too many sends already waiting to go out
     │   ├── ConnectionClosedError      the session ended (closed by us, or a fatal error) before
     │   │                              the operation could complete
+    │   ├── SocketAuthError            the socket refused the credentials in-band (error 401)
+    │   │                              too many times in a row: fatal
     │   └── ProtocolError              the server sent something the protocol does not allow
     └── StateError                     a call made in a state that does not allow it (misuse)
 
@@ -43,6 +45,7 @@ __all__ = [
     "SendQueueFullError",
     "SessionError",
     "SlackRtmError",
+    "SocketAuthError",
     "StateError",
     "TransportError",
     "TransportTimeoutError",
@@ -60,6 +63,8 @@ class ApiError(SlackRtmError):
         status_code: the HTTP status of the response.
         headers: the response headers (a case-insensitive mapping).
         body: the raw response text.
+        retry_after: seconds from the answer's ``Retry-After`` header (None if absent): never
+            call again sooner, whatever the status (429, 5xx or ``ok: false``).
     """
 
     def __init__(
@@ -69,11 +74,13 @@ class ApiError(SlackRtmError):
         status_code: int,
         headers: Mapping[str, str],
         body: str,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.headers = headers
         self.body = body
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, status_code={self.status_code})"
@@ -98,8 +105,10 @@ class RtmConnectErrorSchemaError(ApiError):
         result: Any,
         error: str,
         fatal: bool,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, headers=headers, body=body)
+        super().__init__(message, status_code=status_code, headers=headers, body=body,
+                         retry_after=retry_after)
         self.result = result
         self.error = error
         self.fatal = fatal
@@ -141,8 +150,8 @@ class RateLimitedError(RtmConnectErrorSchemaError):
             result=result,
             error="ratelimited",
             fatal=False,
+            retry_after=retry_after,
         )
-        self.retry_after = retry_after
 
 
 class ResponseValidationError(ApiError):
@@ -205,6 +214,22 @@ class SendQueueFullError(SessionError):
 
 class ConnectionClosedError(SessionError):
     """The session is closed (by :meth:`close` or after a fatal error); the call cannot complete."""
+
+
+class SocketAuthError(SessionError):
+    """The WebSocket refused the credentials with an in-band error 401, too many times in a row.
+
+    Slack sends ``{"type": "error", "error": {"code": 401, ...}}`` and closes when the token or,
+    for a browser session (``xoxc-``), the ``d`` cookie is not accepted on the socket
+    (PROTOCOL.md §7). The session stops instead of reconnecting forever.
+
+    Attributes:
+        refusals: how many refusals in a row ended the session.
+    """
+
+    def __init__(self, message: str, *, refusals: int) -> None:
+        super().__init__(message)
+        self.refusals = refusals
 
 
 class ProtocolError(SessionError):

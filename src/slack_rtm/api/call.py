@@ -364,6 +364,7 @@ class Call(Generic[T]):
                 result=result,
                 error=code,
                 fatal=fatal,
+                retry_after=retry_after,
             ),
             message=message,
         )
@@ -419,7 +420,8 @@ class Call(Generic[T]):
             summary=f"HTTP {status}",
             retryable=status >= 500,
             retry_after=retry_after,
-            make=lambda msg: ApiError(msg, status_code=status, headers=response.headers, body=body),
+            make=lambda msg: ApiError(msg, status_code=status, headers=response.headers, body=body,
+                                      retry_after=retry_after),
             message=message,
         )
 

@@ -19,8 +19,9 @@ _FLOAT_FIELDS = (
     "migration_delay",
     "send_rate",
     "dedup_grace",
+    "resume_max_age",
 )
-_INT_FIELDS = ("send_burst", "max_queued_sends", "dedup_capacity")
+_INT_FIELDS = ("send_burst", "max_queued_sends", "dedup_capacity", "max_auth_refusals")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,13 @@ class SessionConfig:
             dropped.
         max_attempts: give up after this many consecutive failed connection attempts and close
             with the last error; None retries forever (fatal errors always stop at once).
+        max_auth_refusals: in-band ``error`` 401 frames in a row (the socket refused the token
+            or the session cookie) after which the session stops with
+            :class:`~slack_rtm.errors.SocketAuthError` instead of reconnecting.
+        fast_resume: after an abrupt drop, first open the last ``reconnect_url`` Slack sent on
+            the live socket (no ``rtm.connect``, a Tier-1 call), falling back to
+            ``rtm.connect`` when it fails (PROTOCOL.md §3.7).
+        resume_max_age: a ``reconnect_url`` older than this many seconds is not tried.
 
     Raises:
         TypeError, ValueError: on construction, when a value has the wrong type or range.
@@ -70,6 +78,9 @@ class SessionConfig:
     dedup_capacity: int = 10_000
     dedup_grace: float = 5.0
     max_attempts: int | None = None
+    max_auth_refusals: int = 3
+    fast_resume: bool = True
+    resume_max_age: float = 120.0
 
     def __post_init__(self) -> None:
         for name in _FLOAT_FIELDS:
@@ -88,6 +99,8 @@ class SessionConfig:
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}")
+        if not isinstance(self.fast_resume, bool):
+            raise TypeError(f"fast_resume must be a bool, got {type(self.fast_resume).__name__}")
         if not isinstance(self.backoff, Backoff):
             raise TypeError(f"backoff must be a Backoff, got {type(self.backoff).__name__}")
         if self.max_attempts is not None:

@@ -28,9 +28,10 @@ from typing import Any, Final
 
 from slack_rtm import codes
 from slack_rtm.errors import (
+    ApiError,
     ConnectionClosedError,
-    RateLimitedError,
     RtmConnectErrorSchemaError,
+    SocketAuthError,
     StateError,
 )
 from slack_rtm.session.actions import (
@@ -54,6 +55,7 @@ from slack_rtm.session.events import (
     Hello,
     Pong,
     Reconnecting,
+    ReconnectUrl,
     Reply,
     TeamMigrationStarted,
     decode_frame,
@@ -80,8 +82,9 @@ _REPLY_PREFIX_LEN: Final = len(REPLY_PREFIX)
 
 # Frames that steer the session rather than only being delivered.
 _CONTROL: Final[frozenset[type]] = frozenset(
-    {Reply, Pong, Hello, Goodbye, TeamMigrationStarted, ErrorEvent}
+    {Reply, Pong, Hello, Goodbye, TeamMigrationStarted, ErrorEvent, ReconnectUrl}
 )
+_AUTH_REFUSED: Final = 401  # in-band error code: the socket refused the credentials (§7)
 
 # Where a connection attempt is.
 _WAIT: Final = "wait"  # waiting for the backoff delay
@@ -133,10 +136,11 @@ class SessionCore:
     """
 
     __slots__ = (
-        "_actions", "_attempts", "_closing_current", "_closing_reason", "_conn_seq", "_conns",
-        "_current", "_dedup", "_dedup_until", "_failures", "_hello_deadline", "_last_rx", "_log",
-        "_old", "_opening", "_paused", "_ping_id", "_ping_sent_at", "_presence", "_rand",
-        "_reported", "_retry_at", "_sends", "_sm", "_step", "config", "error", "events",
+        "_actions", "_attempts", "_auth_refusals", "_closing_current", "_closing_reason",
+        "_conn_seq", "_conns", "_current", "_dedup", "_dedup_until", "_failures",
+        "_hello_deadline", "_last_rx", "_log", "_old", "_opening", "_paused", "_ping_id",
+        "_ping_sent_at", "_presence", "_rand", "_reported", "_resume", "_resuming", "_retry_at",
+        "_sends", "_sm", "_step", "config", "error", "events",
         "timers_dirty",
     )
 
@@ -169,6 +173,10 @@ class SessionCore:
         self._hello_deadline: float | None = None
         self._failures = 0
         self._attempts = 0
+        self._auth_refusals = 0  # in-band 401s in a row
+        # fast resume: the last reconnect_url of the live socket and when it came (§3.7)
+        self._resume: tuple[str, float] | None = None
+        self._resuming = False  # the attempt in progress opened a reconnect_url
         # sends
         self._sends = SendBook(self.config, self._actions)
         self._presence: list[str] | None = None
@@ -283,7 +291,7 @@ class SessionCore:
             raise StateError(f"the session is already {self._sm.state}; start() is called once")
         self._sm.to(State.CONNECTING, "start")
         self._sends.reset_rate(now)
-        self._begin_attempt()
+        self._begin_attempt(now)
 
     def connect_succeeded(self, url: str, now: float) -> int | None:
         """``rtm.connect`` answered with ``url``: emits :class:`OpenSocket`.
@@ -293,6 +301,9 @@ class SessionCore:
         """
         if self._step != _API or not self._sm.is_open:
             return None
+        return self._open_socket(url, now)
+
+    def _open_socket(self, url: str, now: float) -> int:
         self._conn_seq += 1
         conn = _Conn(self._conn_seq)
         self._conns[conn.id] = conn
@@ -303,7 +314,12 @@ class SessionCore:
         return conn.id
 
     def connect_failed(self, error: BaseException, now: float) -> None:
-        """``rtm.connect`` failed with ``error``: retry with backoff, or stop if it is fatal."""
+        """``rtm.connect`` failed with ``error``: retry with backoff, or stop if it is fatal.
+
+        The next attempt is never sooner than the answer's ``Retry-After`` (an
+        :class:`~slack_rtm.errors.ApiError`'s ``retry_after``), whatever its status: 429, 5xx
+        or ``ok: false``.
+        """
         if self._step != _API or not self._sm.is_open:
             return
         self._step = None
@@ -311,11 +327,9 @@ class SessionCore:
             self._log.error("rtm.connect failed with %r: not retrying", error.error)
             self._shutdown(now, f"rtm.connect failed: {error.error}", error)
             return
-        retry_after: float | None = None
+        retry_after = error.retry_after if isinstance(error, ApiError) else None
         extra = 0.0
-        if isinstance(error, RateLimitedError):
-            retry_after = error.retry_after
-        elif isinstance(error, RtmConnectErrorSchemaError) and (
+        if isinstance(error, RtmConnectErrorSchemaError) and (
             error.error == codes.MIGRATION_IN_PROGRESS
         ):
             extra = self.config.migration_delay
@@ -336,7 +350,7 @@ class SessionCore:
             self._hello_deadline = None
             self._step = None
             if self._sm.is_open:
-                self._schedule_retry(now, f"WebSocket failed: {_describe(error)}", error)
+                self._attempt_failed(now, f"WebSocket failed: {_describe(error)}", error)
         self._maybe_closed(now)
 
     def socket_closed(self, conn_id: int, now: float, code: int | None = None,
@@ -484,10 +498,19 @@ class SessionCore:
                 conn = self._conns.pop(conn_id)
                 self._lost(conn, now, "team_migration_started", None)
         elif isinstance(item, ErrorEvent):
-            if conn_id == self._opening:
+            if item.error is not None and item.error.code == _AUTH_REFUSED and (
+                conn_id == self._opening or conn_id == self._current
+            ):
+                self.events.append(item)
+                self._on_auth_refused(conn_id, item, now)
+            elif conn_id == self._opening:
                 self._on_error_before_hello(conn_id, item, now)
             else:
                 self.events.append(item)
+        elif isinstance(item, ReconnectUrl):
+            self.events.append(item)
+            if conn_id == self._current and self.config.fast_resume and item.url:
+                self._resume = (item.url, now)
 
     def _on_reply(self, reply: Reply, now: float) -> None:
         if self._sends.on_reply(reply) is None:
@@ -512,6 +535,7 @@ class SessionCore:
         self._current = conn_id
         self._step = None
         self._hello_deadline = None
+        self._resuming = False
         attempt = self._attempts + 1
         self._attempts = 0
         self._ping_id = None
@@ -540,12 +564,14 @@ class SessionCore:
         self._old = conn_id
         self._current = None
         self._ping_id = None
+        self._auth_refusals = 0  # a socket that lived until goodbye was accepted
+        self._resume = None  # make-before-break goes through rtm.connect
         if self._dedup is None:
             self._dedup = {}
         self._dedup_until = None
         self._sm.to(State.RECONNECTING, "goodbye")
         self.events.append(Reconnecting(delay=0.0, attempt=1, reason="goodbye"))
-        self._begin_attempt()
+        self._begin_attempt(now)
 
     def _on_error_before_hello(self, conn_id: int, item: ErrorEvent, now: float) -> None:
         code, msg = _error_code_msg(item)
@@ -556,11 +582,49 @@ class SessionCore:
         self._opening = None
         self._hello_deadline = None
         self._step = None
-        self._schedule_retry(now, why, None)
+        self._attempt_failed(now, why, None)
+
+    def _on_auth_refused(self, conn_id: int, item: ErrorEvent, now: float) -> None:
+        """An in-band error 401: the socket refused the token or the session cookie (§7).
+
+        Counted; after ``max_auth_refusals`` in a row the session stops with
+        :class:`SocketAuthError`. Before that the socket is closed and the session reconnects
+        with backoff, through ``rtm.connect`` (never a ``reconnect_url``): never "connected"
+        while refused.
+        """
+        _, msg = _error_code_msg(item)
+        self._auth_refusals += 1
+        refusals = self._auth_refusals
+        limit = self.config.max_auth_refusals
+        self._resume = None
+        self._resuming = False
+        self._log.warning("socket %d refused the credentials (in-band error 401, %d of %d in a "
+                          "row)", conn_id, refusals, limit)
+        if refusals >= limit:
+            error = SocketAuthError(
+                f"the WebSocket refused the credentials {refusals} times in a row (in-band "
+                f"error 401: {msg!r}). Check that the token is valid; for a browser session "
+                "(xoxc- token) that the d cookie (and d-s, if the workspace wants it) is current "
+                "and passed as cookie=, and that user_agent is one Slack accepts",
+                refusals=refusals,
+            )
+            self._shutdown(now, "the socket refused the credentials", error)
+            return
+        why = "the socket refused the credentials (in-band error 401)"
+        self._actions.append(CloseSocket(conn_id, 1000, "credentials refused"))
+        conn = self._conns.pop(conn_id)
+        if conn_id == self._opening:
+            self._opening = None
+            self._hello_deadline = None
+            self._step = None
+            self._schedule_retry(now, why, None)
+        else:
+            self._lost(conn, now, why, None, refused=True)
 
     # ------------------------------------------------------------------ losing a socket
 
-    def _lost(self, conn: _Conn, now: float, why: str, code: int | None) -> None:
+    def _lost(self, conn: _Conn, now: float, why: str, code: int | None, *,
+              refused: bool = False) -> None:
         conn_id = conn.id
         self._sends.link_lost(conn_id, now)
         if conn_id == self._old:
@@ -576,21 +640,36 @@ class SessionCore:
             self._opening = None
             self._hello_deadline = None
             self._step = None
-            self._schedule_retry(now, why, None)
+            self._attempt_failed(now, why, None)
             return
         if conn_id != self._current:
             return
         self._current = None
         self._ping_id = None
         self.events.append(Disconnected(reason=why, code=code))
-        healthy = conn.hello_at is not None and now - conn.hello_at >= self.config.healthy_after
+        healthy = (not refused and conn.hello_at is not None
+                   and now - conn.hello_at >= self.config.healthy_after)
         self._sm.to(State.RECONNECTING, why)
         if healthy:
             self._failures = 0
+            self._auth_refusals = 0
             self.events.append(Reconnecting(delay=0.0, attempt=1, reason=why))
-            self._begin_attempt()
+            self._begin_attempt(now)
         else:
             self._schedule_retry(now, why, None)
+
+    def _attempt_failed(self, now: float, why: str, error: BaseException | None) -> None:
+        """A connection attempt failed before ``hello``. A failed fast resume falls back to
+        ``rtm.connect`` at once (its URL is used up); anything else backs off."""
+        if self._resuming:
+            self._resuming = False
+            self._log.info("fast resume failed (%s): calling rtm.connect", why)
+            attempt = self._attempts + 1
+            self.events.append(Reconnecting(delay=0.0, attempt=attempt,
+                                            reason=f"fast resume failed: {why}"))
+            self._begin_attempt(now)
+            return
+        self._schedule_retry(now, why, error)
 
     def _schedule_retry(self, now: float, why: str, error: BaseException | None, *,
                         retry_after: float | None = None, extra: float = 0.0) -> None:
@@ -609,15 +688,24 @@ class SessionCore:
         self._log.info("reconnecting in %.3f s (attempt %d): %s", delay, attempt, why)
         self.events.append(Reconnecting(delay=delay, attempt=attempt, reason=why))
         if delay <= 0:
-            self._begin_attempt()
+            self._begin_attempt(now)
         else:
             self._step = _WAIT
             self._retry_at = now + delay
 
-    def _begin_attempt(self) -> None:
-        self._step = _API
+    def _begin_attempt(self, now: float) -> None:
         self._retry_at = None
         attempt = self._attempts + 1
+        resume = self._resume
+        if resume is not None:
+            self._resume = None  # single-use, whatever happens
+            if now - resume[1] <= self.config.resume_max_age:
+                self._resuming = True
+                self._log.info("fast resume: opening the last reconnect_url (no rtm.connect)")
+                self.events.append(Connecting(attempt=attempt, resume=True))
+                self._open_socket(resume[0], now)
+                return
+        self._step = _API
         self.events.append(Connecting(attempt=attempt))
         self._actions.append(CallConnect(attempt))
 
@@ -631,6 +719,8 @@ class SessionCore:
         self._hello_deadline = None
         self._current = self._opening = self._old = None
         self._ping_id = None
+        self._resume = None
+        self._resuming = False
         self._dedup = None
         self._dedup_until = None
         closed = ConnectionClosedError(
@@ -666,7 +756,7 @@ class SessionCore:
         """Run whatever is due at ``now``: reconnect, hello timeout, keepalive, sends, timeouts."""
         cfg = self.config
         if self._step == _WAIT and self._retry_at is not None and now >= self._retry_at:
-            self._begin_attempt()
+            self._begin_attempt(now)
         if self._hello_deadline is not None and now >= self._hello_deadline:
             conn_id = self._opening
             self._hello_deadline = None

@@ -138,10 +138,15 @@ class LifecycleEvent(Event, frozen=True, tag_field="type"):
 
 
 class Connecting(LifecycleEvent, frozen=True, tag="connecting"):
-    """Calling ``rtm.connect`` and opening the WebSocket; ``attempt`` counts from 1."""
+    """Calling ``rtm.connect`` and opening the WebSocket; ``attempt`` counts from 1.
+
+    ``resume`` is True when the attempt opens the last ``reconnect_url`` instead (a fast
+    resume after an abrupt drop: no ``rtm.connect`` call).
+    """
 
     type: ClassVar[str] = "connecting"
     attempt: int = 1
+    resume: bool = False
 
 
 class Connected(LifecycleEvent, frozen=True, tag="connected"):
