@@ -1,7 +1,8 @@
 """Keep secrets out of messages, reprs and logs: one home for redaction.
 
-Two kinds of secret pass through slack-rtm: Slack tokens (``xoxb-...``, ``xoxp-...``, ...) and the
-WebSocket URL returned by ``rtm.connect``, whose path is a single-use session credential.
+Three kinds of secret pass through slack-rtm: Slack tokens (``xoxb-...``, ``xoxp-...``, ...), the
+browser session cookie ``d`` (``xoxd-...``, see :mod:`slack_rtm.cookies`) and the WebSocket URL
+returned by ``rtm.connect``, whose path is a single-use session credential.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from urllib.parse import urlsplit
 __all__ = ["redact_text", "redact_token", "redact_url"]
 
 # Slack token families: bot, user, app-level, configuration, refresh, workspace, legacy, browser.
-_TOKEN_RE = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
+# A ``d`` cookie value (``xoxd-``) also holds ``/ + =`` raw, or ``%2F %2B %3D`` encoded (any
+# ``%XX``, ``%25XX`` when encoded twice) and the other unreserved characters: take all of it.
+_TOKEN_RE = re.compile(
+    r"xoxd-(?:[A-Za-z0-9/+=._~-]|%[0-9A-Fa-f]{2})+|xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+"
+)
 
 
 def redact_token(token: str) -> str:
@@ -37,7 +42,11 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, *secrets: str) -> str:
-    """``text`` with anything that looks like a Slack token, and each of ``secrets``, replaced."""
+    """``text`` with anything that looks like a Slack token or ``d`` cookie replaced.
+
+    Each of ``secrets`` is replaced first, in the order given (pass longer ones first, as
+    :attr:`slack_rtm.cookies.SessionCookie.secrets` lists them); empty ones are ignored.
+    """
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
