@@ -119,6 +119,9 @@ class Call(Generic[T]):
         retry: the retry policy.
         result_type: the success schema.
         rand: the source of jitter, a callable returning floats in ``[0, 1)``.
+        secrets: more secrets to keep out of messages and logs besides the token, longest
+            first (the session cookie's :attr:`~slack_rtm.cookies.SessionCookie.secrets`).
+            The value of a ``Cookie`` header in ``headers`` is always one.
     """
 
     def __init__(
@@ -133,12 +136,14 @@ class Call(Generic[T]):
         retry: RetryConfig,
         result_type: type[T],
         rand: Callable[[], float],
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.api_method = api_method
         self.retry = retry
         self.attempts = 0
         self.waited = 0.0
-        self._token = token
+        cookies = [v for k, v in headers.items() if k.lower() == "cookie"]
+        self._secrets = (token, *cookies, *secrets)
         self._result_type = result_type
         self._rand = rand
         self._public_url = public_url(url)
@@ -192,7 +197,7 @@ class Call(Generic[T]):
     def on_transport_error(self, exc: httpx.RequestError) -> Step[T]:
         """Feed the httpx error that ended the current attempt; returns the next step."""
         what = type(exc).__name__
-        detail = redact_text(str(exc), self._token) or what
+        detail = redact_text(str(exc), *self._secrets) or what
         if isinstance(exc, httpx.TimeoutException):
             failure = _Failure(
                 summary=f"timeout ({what})",
@@ -266,7 +271,7 @@ class Call(Generic[T]):
         message = failure.message
         if failure.retryable:
             message = f"{message} (Not retried: {decision.reason}.)"
-        error = failure.make(redact_text(message, self._token))
+        error = failure.make(redact_text(message, *self._secrets))
         return Fail(error, failure.cause)
 
     def _classify(self, response: httpx.Response) -> ApiResponse[T] | _Failure:
@@ -317,7 +322,7 @@ class Call(Generic[T]):
         unique = tuple(dict.fromkeys(w for w in found if w))
         for item in unique:
             logger.warning(
-                "%s: Slack warns: %s", self.api_method, redact_text(item, self._token)
+                "%s: Slack warns: %s", self.api_method, redact_text(item, *self._secrets)
             )
         return unique
 

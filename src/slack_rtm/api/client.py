@@ -25,6 +25,7 @@ from slack_rtm.api.call import Call, Done, Fail, public_url
 from slack_rtm.api.config import RequestOptions, RetryConfig, check_headers, check_timeout
 from slack_rtm.api.models import _Body
 from slack_rtm.api.response import ApiResponse
+from slack_rtm.cookies import CookieInput, SessionCookie
 from slack_rtm.errors import StateError
 from slack_rtm.redact import redact_url
 
@@ -64,6 +65,7 @@ class _BaseClient:
         verify: bool | ssl.SSLContext,
         user_agent: str | None,
         headers: Mapping[str, str] | None,
+        cookie: CookieInput | SessionCookie | None,
     ) -> None:
         self.base_url = _check_base_url(base_url)
         self.timeout = check_timeout(timeout, "timeout")
@@ -89,7 +91,13 @@ class _BaseClient:
         self.user_agent = user_agent
         self._proxy = proxy
         self._verify = verify
-        self._default_headers = {**check_headers(headers, "headers"), "User-Agent": user_agent}
+        self._cookie = None if cookie is None else SessionCookie.parse(cookie, name="cookie")
+        extra = check_headers(headers, "headers")
+        if self._cookie is not None and any(k.lower() == "cookie" for k in extra):
+            raise ValueError("headers must not set 'Cookie' when cookie= is given: pass it once")
+        self._default_headers = {**extra, "User-Agent": user_agent}
+        if self._cookie is not None:
+            self._default_headers["Cookie"] = self._cookie.header
         # Private hooks for tests: the jitter source and (in the twins) the sleep.
         self._random = random.random
 
@@ -99,10 +107,17 @@ class _BaseClient:
             raw = self._proxy.url if isinstance(self._proxy, httpx.Proxy) else self._proxy
             proxy = redact_url(str(raw))
         verify = "SSLContext" if isinstance(self._verify, ssl.SSLContext) else self._verify
+        cookie = "" if self._cookie is None else f", cookie={self._cookie!r}"
         return (
             f"{type(self).__name__}(base_url={public_url(self.base_url)!r}, "
-            f"timeout={self.timeout:g}, retry={self.retry!r}, proxy={proxy!r}, verify={verify!r})"
+            f"timeout={self.timeout:g}, retry={self.retry!r}, proxy={proxy!r}, "
+            f"verify={verify!r}{cookie})"
         )
+
+    @property
+    def cookie(self) -> SessionCookie | None:
+        """The session cookie sent as ``Cookie`` on every call, or None (its repr is safe)."""
+        return self._cookie
 
 
     def _new_call(
@@ -114,6 +129,14 @@ class _BaseClient:
         result_type: type[T],
     ) -> Call[T]:
         options = options or RequestOptions()
+        # A Cookie set through headers= (without cookie=) is kept out of messages too.
+        secrets = tuple(v for k, v in self._default_headers.items() if k.lower() == "cookie")
+        if self._cookie is not None:
+            if any(k.lower() == "cookie" for k in options.headers):
+                raise ValueError(
+                    "request_options.headers must not set 'Cookie': the client sends its cookie"
+                )
+            secrets = self._cookie.secrets
         return Call(
             api_method=api_method,
             url=f"{self.base_url}/{api_method}",
@@ -124,12 +147,13 @@ class _BaseClient:
             retry=options.retry or self.retry,
             result_type=result_type,
             rand=self._random,
+            secrets=secrets,
         )
 
     @staticmethod
     def _env_settings(
         environ: Mapping[str, str] | None,
-    ) -> tuple[str, float, str | None]:
+    ) -> tuple[str, float, str | None, SessionCookie | None]:
         env = os.environ if environ is None else environ
         base_url = env.get("SLACK_API_URL") or DEFAULT_BASE_URL
         timeout = DEFAULT_TIMEOUT
@@ -143,7 +167,9 @@ class _BaseClient:
                 ) from None
             check_timeout(timeout, "SLACK_TIMEOUT")
         proxy = env.get("SLACK_PROXY") or None
-        return base_url, timeout, proxy
+        raw_cookie = env.get("SLACK_COOKIE", "").strip()
+        cookie = SessionCookie.parse(raw_cookie, name="SLACK_COOKIE") if raw_cookie else None
+        return base_url, timeout, proxy, cookie
 
 
 def _check_base_url(value: object) -> str:
@@ -178,8 +204,12 @@ class Client(_BaseClient):
         proxy: an HTTP(S) or SOCKS proxy URL, or an ``httpx.Proxy``. Without it httpx honours
             the usual ``HTTPS_PROXY`` / ``NO_PROXY`` environment variables.
         verify: TLS verification: True (default), False, or an ``ssl.SSLContext``.
-        user_agent: the ``User-Agent`` (default :func:`default_user_agent`).
+        user_agent: the ``User-Agent`` (default :func:`default_user_agent`). Browser sessions
+            may want a browser's: Slack has logged sessions out over a tool-like one.
         headers: extra headers sent with every call (``Authorization`` is refused).
+        cookie: the browser session cookie an ``xoxc-`` token needs: the ``d`` value, a cookie
+            string or a mapping (see :class:`~slack_rtm.cookies.SessionCookie`). Sent as the
+            ``Cookie`` header on every call; never shown in a repr, log line or error.
 
     Raises:
         TypeError: an argument has the wrong type.
@@ -196,6 +226,7 @@ class Client(_BaseClient):
         verify: bool | ssl.SSLContext = True,
         user_agent: str | None = None,
         headers: Mapping[str, str] | None = None,
+        cookie: CookieInput | SessionCookie | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -205,6 +236,7 @@ class Client(_BaseClient):
             verify=verify,
             user_agent=user_agent,
             headers=headers,
+            cookie=cookie,
         )
         self._sleep: Callable[[float], None] = time.sleep
         self._http = httpx.Client(
@@ -227,14 +259,15 @@ class Client(_BaseClient):
     ) -> Client:
         """A client configured from the environment (``os.environ`` unless ``environ``).
 
-        Reads ``SLACK_API_URL`` (base_url), ``SLACK_TIMEOUT`` (seconds) and ``SLACK_PROXY``
-        (proxy URL); unset or empty variables keep the defaults. Tokens are never read here:
-        pass the token to the method.
+        Reads ``SLACK_API_URL`` (base_url), ``SLACK_TIMEOUT`` (seconds), ``SLACK_PROXY``
+        (proxy URL) and ``SLACK_COOKIE`` (the session cookie, any form ``cookie=`` takes);
+        unset or empty variables keep the defaults. Tokens are never read here: pass the token
+        to the method.
 
         Raises:
             ValueError: a variable holds a bad value (the variable is named).
         """
-        base_url, timeout, proxy = cls._env_settings(environ)
+        base_url, timeout, proxy, cookie = cls._env_settings(environ)
         return cls(
             base_url=base_url,
             timeout=timeout,
@@ -243,6 +276,7 @@ class Client(_BaseClient):
             verify=verify,
             user_agent=user_agent,
             headers=headers,
+            cookie=cookie,
         )
 
     @property
@@ -315,6 +349,7 @@ class AsyncClient(_BaseClient):
         verify: bool | ssl.SSLContext = True,
         user_agent: str | None = None,
         headers: Mapping[str, str] | None = None,
+        cookie: CookieInput | SessionCookie | None = None,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -324,6 +359,7 @@ class AsyncClient(_BaseClient):
             verify=verify,
             user_agent=user_agent,
             headers=headers,
+            cookie=cookie,
         )
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._http = httpx.AsyncClient(
@@ -345,7 +381,7 @@ class AsyncClient(_BaseClient):
         headers: Mapping[str, str] | None = None,
     ) -> AsyncClient:
         """An async client configured from the environment: see :meth:`Client.from_env`."""
-        base_url, timeout, proxy = cls._env_settings(environ)
+        base_url, timeout, proxy, cookie = cls._env_settings(environ)
         return cls(
             base_url=base_url,
             timeout=timeout,
@@ -354,6 +390,7 @@ class AsyncClient(_BaseClient):
             verify=verify,
             user_agent=user_agent,
             headers=headers,
+            cookie=cookie,
         )
 
     @property
