@@ -2,7 +2,9 @@
 
 Layers (each a subpackage or module):
 
-- :mod:`slack_rtm.api` — the ``rtm.connect`` Web API call (``RtmApi``, ``AsyncRtmApi``, clients).
+- :mod:`slack_rtm.api` — the Web API: ``rtm.connect`` (``RtmApi``, ``AsyncRtmApi``), the history
+  methods and a generic call (``WebApi``, ``AsyncWebApi``), the clients.
+- :mod:`slack_rtm.cookies` — the browser session cookie (``SessionCookie``) ``xoxc-`` tokens need.
 - :mod:`slack_rtm.session` — the I/O-free session core and the typed events.
 - :mod:`slack_rtm.aio` — the asyncio ``RtmClient`` over picows (re-exported here);
   :mod:`slack_rtm.sync` its synchronous twin.
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
         ApiResponse,
         AsyncClient,
         AsyncRtmApi,
+        AsyncWebApi,
         Client,
         RequestOptions,
         ResponseMetadata,
@@ -37,9 +40,13 @@ if TYPE_CHECKING:
         RtmConnectSchema,
         RtmConnectSelf,
         RtmConnectTeam,
+        WebApi,
     )
     from slack_rtm.backoff import (
         Backoff,
+    )
+    from slack_rtm.cookies import (
+        SessionCookie,
     )
     from slack_rtm.cursors import (
         CursorStore,
@@ -60,6 +67,7 @@ if TYPE_CHECKING:
         SendOutcomeUnknownError,
         SendQueueFullError,
         SessionError,
+        SlackApiError,
         SlackRtmError,
         StateError,
         TransportError,
@@ -92,6 +100,7 @@ __all__ = [
     "ApiResponse",
     "AsyncClient",
     "AsyncRtmApi",
+    "AsyncWebApi",
     "Backoff",
     "Client",
     "Closed",
@@ -130,7 +139,9 @@ __all__ = [
     "SendOutcomeUnknownError",
     "SendQueueFullError",
     "SessionConfig",
+    "SessionCookie",
     "SessionError",
+    "SlackApiError",
     "SlackRtmError",
     "State",
     "StateError",
@@ -138,6 +149,7 @@ __all__ = [
     "TransportTimeoutError",
     "UnknownEvent",
     "UserTyping",
+    "WebApi",
     "__version__",
     "codes",
     "decode_frame",
@@ -151,6 +163,7 @@ _HOMES = {
     "ApiResponse": "slack_rtm.api",
     "AsyncClient": "slack_rtm.api",
     "AsyncRtmApi": "slack_rtm.api",
+    "AsyncWebApi": "slack_rtm.api",
     "Backoff": "slack_rtm.backoff",
     "Client": "slack_rtm.api",
     "Closed": "slack_rtm.session.events",
@@ -189,7 +202,9 @@ _HOMES = {
     "SendOutcomeUnknownError": "slack_rtm.errors",
     "SendQueueFullError": "slack_rtm.errors",
     "SessionConfig": "slack_rtm.aio",
+    "SessionCookie": "slack_rtm.cookies",
     "SessionError": "slack_rtm.errors",
+    "SlackApiError": "slack_rtm.errors",
     "SlackRtmError": "slack_rtm.errors",
     "State": "slack_rtm.aio",
     "StateError": "slack_rtm.errors",
@@ -197,6 +212,7 @@ _HOMES = {
     "TransportTimeoutError": "slack_rtm.errors",
     "UnknownEvent": "slack_rtm.session.events",
     "UserTyping": "slack_rtm.session.events",
+    "WebApi": "slack_rtm.api",
     "decode_frame": "slack_rtm.session.events",
     "event_type_names": "slack_rtm.session.events",
     "open_cursor_store": "slack_rtm.cursors",

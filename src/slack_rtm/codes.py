@@ -1,5 +1,6 @@
 # ruff: noqa: S105 -- error code names such as TOKEN_REVOKED are not passwords
-"""Slack error codes for ``rtm.connect`` (PROTOCOL.md §1) and which of them are worth retrying.
+"""Slack error codes for ``rtm.connect`` (PROTOCOL.md §1), the history methods (§8), and which
+of them are worth retrying.
 
 The set is open: Slack adds codes, and an unknown code is still a valid error. These constants
 exist so that user code can compare against a name rather than a string it might misspell.
@@ -14,6 +15,7 @@ __all__ = [
     "ACCESS_DENIED",
     "ACCOUNT_INACTIVE",
     "ALL_CODES",
+    "CHANNEL_NOT_FOUND",
     "DEPRECATED_ENDPOINT",
     "EKM_ACCESS_DENIED",
     "ENTERPRISE_IS_RESTRICTED",
@@ -25,6 +27,7 @@ __all__ = [
     "INVALID_ARRAY_ARG",
     "INVALID_AUTH",
     "INVALID_CHARSET",
+    "INVALID_CURSOR",
     "INVALID_FORM_DATA",
     "INVALID_JSON",
     "INVALID_POST_TYPE",
@@ -36,6 +39,7 @@ __all__ = [
     "MISSING_SCOPE",
     "NOT_ALLOWED_TOKEN_TYPE",
     "NOT_AUTHED",
+    "NOT_IN_CHANNEL",
     "NO_PERMISSION",
     "ORG_LOGIN_REQUIRED",
     "RATELIMITED",
@@ -43,6 +47,7 @@ __all__ = [
     "SERVICE_UNAVAILABLE",
     "TEAM_ADDED_TO_ORG",
     "TEAM_DISABLED",
+    "THREAD_NOT_FOUND",
     "TOKEN_EXPIRED",
     "TOKEN_REVOKED",
     "TRANSIENT_CODES",
@@ -94,6 +99,12 @@ INVALID_ARGUMENTS: Final = "invalid_arguments"
 # Account-state codes that Slack's clients treat as fatal.
 USER_REMOVED_FROM_TEAM: Final = "user_removed_from_team"
 TEAM_DISABLED: Final = "team_disabled"
+# The history methods (conversations.history / replies / info, users.conversations): request
+# errors, neither fatal nor transient (the token is fine; the arguments are not).
+CHANNEL_NOT_FOUND: Final = "channel_not_found"
+NOT_IN_CHANNEL: Final = "not_in_channel"
+INVALID_CURSOR: Final = "invalid_cursor"
+THREAD_NOT_FOUND: Final = "thread_not_found"
 
 ALL_CODES: Final[frozenset[str]] = frozenset({
     NOT_AUTHED,
@@ -133,6 +144,10 @@ ALL_CODES: Final[frozenset[str]] = frozenset({
     INVALID_ARGUMENTS,
     USER_REMOVED_FROM_TEAM,
     TEAM_DISABLED,
+    CHANNEL_NOT_FOUND,
+    NOT_IN_CHANNEL,
+    INVALID_CURSOR,
+    THREAD_NOT_FOUND,
 })
 """Every code named in the protocol reference."""
 

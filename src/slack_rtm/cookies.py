@@ -195,11 +195,11 @@ def _check_value(raw: str, cookie: str, arg: str, *, bare: bool = False) -> str:
         raise ValueError(f"{where} must not be empty")
     if any(ord(c) < 32 or ord(c) == 127 for c in raw):
         raise ValueError(f"{where} contains a control character (a line break?)")
-    if any(c.isspace() for c in raw):
-        raise ValueError(f"{where} contains whitespace")
     if ";" in raw or "," in raw:
         hint = " (for several cookies write 'd=xoxd-...; d-s=...')" if bare else ""
         raise ValueError(f"{where} must not contain ';' or ','{hint}")
+    if any(c.isspace() for c in raw):
+        raise ValueError(f"{where} contains whitespace")
     return raw
 
 

@@ -3,8 +3,9 @@
 The tree, split by where the error comes from::
 
     SlackRtmError                      root: catch this to catch everything below
-    ├── ApiError                       rtm.connect failed (status_code, headers, body)
+    ├── ApiError                       a Web API call failed (status_code, headers, body)
     │   ├── RtmConnectErrorSchemaError Slack answered ok:false (HTTP 200 included); .result, .error
+    │   │   │                          (also named SlackApiError: any method, not rtm.connect only)
     │   │   └── RateLimitedError       HTTP 429 / "ratelimited"; .retry_after seconds
     │   └── ResponseValidationError    a 2xx body that is not the documented schema
     ├── TransportError                 network failure talking to Slack (HTTP or WebSocket)
@@ -44,6 +45,7 @@ __all__ = [
     "SendOutcomeUnknownError",
     "SendQueueFullError",
     "SessionError",
+    "SlackApiError",
     "SlackRtmError",
     "SocketAuthError",
     "StateError",
@@ -123,6 +125,11 @@ class RtmConnectErrorSchemaError(ApiError):
             f"{type(self).__name__}(error={self.error!r}, status_code={self.status_code}, "
             f"fatal={self.fatal})"
         )
+
+
+SlackApiError = RtmConnectErrorSchemaError
+"""Another name for :class:`RtmConnectErrorSchemaError`, the error of every Web API method that
+answers ``ok: false`` (``conversations.history`` as much as ``rtm.connect``)."""
 
 
 class RateLimitedError(RtmConnectErrorSchemaError):

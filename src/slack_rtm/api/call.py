@@ -355,7 +355,7 @@ class Call(Generic[T]):
         retryable = not fatal and (codes.is_transient(code) or status >= 500)
         message = (
             f"{self.api_method} failed: Slack answered error {_short(code)!r} "
-            f"(HTTP {status}). {_hint(result)}"
+            f"(HTTP {status}). {_hint(result, self.api_method)}"
         )
         return _Failure(
             summary=f"Slack error {_short(code)!r} (HTTP {status})",
@@ -466,14 +466,22 @@ def _error_body(body: str) -> RtmConnectErrorSchema | None:
         return None
 
 
-def _hint(result: RtmConnectErrorSchema) -> str:
+def _hint(result: RtmConnectErrorSchema, api_method: str) -> str:
     code = result.error
+    rtm = api_method == "rtm.connect"
     if code == codes.MISSING_SCOPE:
+        needs = (
+            "RTM needs a classic bot token or a user token with the client scope."
+            if rtm
+            else "use a token that has it."
+        )
         return (
             f"The token lacks a scope (needed {result.needed!r}, provided {result.provided!r}): "
-            f"RTM needs a classic bot token or a user token with the client scope."
+            f"{needs}"
         )
-    if code == codes.NOT_ALLOWED_TOKEN_TYPE:
+    if code in _REQUEST_HINTS:
+        return _REQUEST_HINTS[code]
+    if code == codes.NOT_ALLOWED_TOKEN_TYPE and rtm:
         return (
             "This token type cannot use RTM (granular bot tokens cannot): use a classic app's "
             "bot token (xoxb-) or a legacy user token."
@@ -483,6 +491,19 @@ def _hint(result: RtmConnectErrorSchema) -> str:
     if codes.is_transient(code):
         return "Slack cannot serve the call right now; it is safe to retry later."
     return "Retrying the same request will not help: check the arguments and base_url."
+
+
+_REQUEST_HINTS = {
+    codes.CHANNEL_NOT_FOUND: (
+        "Check the channel id (an id such as C0123ABCD, not a name) and that this token can "
+        "see the conversation."
+    ),
+    codes.NOT_IN_CHANNEL: "The token's user or bot is not a member: invite it to the channel.",
+    codes.INVALID_CURSOR: (
+        "The cursor is not one this method returned, or it expired: start again without it."
+    ),
+    codes.THREAD_NOT_FOUND: "Check ts: it must be the ts of the thread's parent message.",
+}
 
 
 def _content_note(response: httpx.Response, body: str) -> str:

@@ -48,12 +48,47 @@ class _Body(msgspec.Struct, frozen=True, dict=True, omit_defaults=True):
         # for private runtime state that is not a field (not compared, hashed or encoded).
         self.__dict__[_RAW_KEY] = raw
 
+    def _keep_nested_raw(self, raw: dict[str, Any]) -> None:
+        """Hand nested records their JSON objects; overridden by bodies that have some."""
+
+
+class _Raw(msgspec.Struct, frozen=True, dict=True, omit_defaults=True):
+    """Base of a nested record that keeps its decoded JSON object (a history message, say)."""
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The whole decoded JSON object, unknown keys included (treat it as read-only).
+
+        For an instance built by hand rather than decoded: its fields, encoded to JSON and back.
+        """
+        raw = self.__dict__.get(_RAW_KEY)
+        if isinstance(raw, dict):
+            return raw
+        built: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self))
+        return built
+
+
+def keep_raw_items(items: tuple[_Raw, ...], raw: object) -> None:
+    """Give each decoded item of a JSON array its object, for ``.raw`` (``raw``: the array)."""
+    if isinstance(raw, list) and len(raw) == len(items):
+        for item, obj in zip(items, raw, strict=True):
+            if isinstance(obj, dict):
+                item.__dict__[_RAW_KEY] = obj
+
 
 class ResponseMetadata(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Slack's ``response_metadata``: warnings and ``[WARN] ...`` messages, if any."""
+    """Slack's ``response_metadata``: warnings and ``[WARN] ...`` messages, if any.
+
+    Attributes:
+        warnings: Slack's warning codes.
+        messages: Slack's ``[WARN] ...`` messages.
+        next_cursor: the cursor of the next page of a paginated method; empty or None when
+            this is the last page.
+    """
 
     warnings: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
+    next_cursor: str | None = None
 
 
 class RtmConnectSelf(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -135,4 +170,5 @@ def convert_body(obj: dict[str, Any], kind: type[_BodyT]) -> _BodyT:
     """
     body = msgspec.convert(obj, kind)
     body._keep_raw(obj)
+    body._keep_nested_raw(obj)
     return body
