@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from slack_rtm.errors import StateError
-from slack_rtm.session.events import Event, decode_kept
+from slack_rtm.session.events import Event, Message, decode_kept
 
 if TYPE_CHECKING:
     from slack_rtm.aio.driver import Driver
@@ -73,6 +73,9 @@ class EventBatches:
                 return []
             self._started = True
             driver._iterators += 1
+            kept = driver._take_kept()
+            if kept:  # handled in the background before this iteration began
+                return list(kept)
         elif self._closed:
             return []
         queue = driver._queue
@@ -86,6 +89,9 @@ class EventBatches:
                 event = decode_kept(item) if isinstance(item, bytes) else item
                 if driver._paused and len(queue) <= low:
                     driver._set_paused(False)
+                if (driver._book is not None and type(event) is Message
+                        and not driver._track(event)):
+                    continue
                 if driver._has_handlers:
                     found = driver._handlers.cache.get(event.type)
                     entries = (found if found is not None

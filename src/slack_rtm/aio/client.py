@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import ssl as ssl_module
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -24,11 +26,14 @@ from slack_rtm.aio.transport import check_http_url
 from slack_rtm.api.client import DEFAULT_BASE_URL
 from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
 from slack_rtm.backoff import Backoff
+from slack_rtm.cookies import CookieInput, SessionCookie
+from slack_rtm.cursors import CursorStore, open_cursor_store
 from slack_rtm.errors import ConnectionClosedError, StateError
 from slack_rtm.redact import redact_token, redact_url
 from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.events import (
     Event,
+    Message,
     Reply,
     decode_kept,
     decode_wire_event,
@@ -48,6 +53,19 @@ def _check_number(name: str, value: object, *, positive: bool = True) -> float:
     if not value > 0 if positive else not value >= 0:
         raise ValueError(f"{name} must be {'>' if positive else '>='} 0, got {value!r}")
     return float(value)
+
+
+def check_user_agent(value: object) -> str:
+    """A ``User-Agent`` value: a non-empty single line of printable text.
+
+    Raises:
+        TypeError, ValueError: anything else.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"user_agent must be a str, got {type(value).__name__}")
+    if not value.strip() or not value.isprintable():
+        raise ValueError("user_agent must be a non-empty single line of printable text")
+    return value
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -86,6 +104,18 @@ class RtmClient(Driver):
             whenever a read fills it, so a small start costs idle sessions little and bursts
             nothing).
         close_timeout: seconds :meth:`close` waits for the server to close before dropping.
+        cookie: the browser session's cookie, for an ``xoxc-`` token (PROTOCOL.md §7): the
+            ``d`` value alone (``"xoxd-..."``), a cookie string (``"d=...; d-s=..."``) or a
+            mapping (``{"d": ..., "d-s": ...}``). Sent as ``Cookie`` on ``rtm.connect`` and on
+            the WebSocket upgrade (with ``Origin: https://app.slack.com``), each value
+            URL-encoded exactly once. A credential: never logged or shown.
+        user_agent: the ``User-Agent`` on both legs (default: ``slack-rtm/<version> ...``).
+            A browser session may be logged out for a tool-like one: pass the browser's.
+        catch_up: after every reconnect that may have lost events, and at start with stored
+            cursors, fetch the messages missed from history and deliver them (marked
+            ``backfilled``) in order, each once (see the README, "Never missing a message").
+        state: where catch-up keeps its cursors across runs: a file path (SQLite) or a
+            :class:`~slack_rtm.cursors.CursorStore`; None keeps them in memory only.
 
     Raises:
         TypeError, ValueError: an argument is of the wrong type or out of range (checked here,
@@ -116,6 +146,10 @@ class RtmClient(Driver):
         config: SessionConfig | None = None,
         read_buffer_size: int = 1024,
         close_timeout: float = 2.0,
+        cookie: CookieInput | None = None,
+        user_agent: str | None = None,
+        catch_up: bool = False,
+        state: str | os.PathLike[str] | CursorStore | None = None,
     ) -> None:
         if not isinstance(token, str):
             raise TypeError(f"token must be a str, got {type(token).__name__}")
@@ -124,10 +158,14 @@ class RtmClient(Driver):
         if not isinstance(base_url, str):
             raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
         for name, flag in (("batch_presence_aware", batch_presence_aware),
-                           ("presence_sub", presence_sub), ("allow_insecure", allow_insecure)):
+                           ("presence_sub", presence_sub), ("allow_insecure", allow_insecure),
+                           ("catch_up", catch_up)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
         check_http_url(base_url, allow_insecure)
+        if state is not None and not catch_up:
+            raise ValueError("state is where catch-up keeps its cursors: pass catch_up=True too")
+        store = open_cursor_store(state)
         if proxy is not None and not isinstance(proxy, str):
             raise TypeError(f"proxy must be a URL string or None, got {type(proxy).__name__}")
         if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
@@ -159,6 +197,11 @@ class RtmClient(Driver):
             max_queue=_check_int("max_queue", max_queue, 2),
             read_buffer_size=_check_int("read_buffer_size", read_buffer_size, 1024),
             close_timeout=_check_number("close_timeout", close_timeout),
+            cookie=None if cookie is None else SessionCookie.parse(cookie, name="cookie"),
+            user_agent=None if user_agent is None else check_user_agent(user_agent),
+            catch_up=catch_up,
+            state=store,
+            owns_state=store is not None and store is not state,
         )
 
     def __repr__(self) -> str:
@@ -262,6 +305,7 @@ class RtmClient(Driver):
         self._closed = loop.create_future()
         self._finalized = loop.create_future()
         self._core.start(loop.time())
+        self._kept = deque()  # until someone iterates, or says they will not (wait_closed)
         self._process()
         if self._has_handlers:
             self._ensure_dispatcher()
@@ -328,6 +372,7 @@ class RtmClient(Driver):
         """
         if self._closed is None:
             raise StateError("the client is not started: connect first")
+        self._kept = None  # handlers only: nothing to keep for an iteration
         await asyncio.shield(self._closed)
         await self._await_end()
 
@@ -394,7 +439,11 @@ class RtmClient(Driver):
         queue = self._queue
         popleft = queue.popleft
         low = self._max_queue // 2
+        book = self._book
         try:
+            kept = self._take_kept()
+            while kept:  # handled in the background before this iteration began
+                yield kept.popleft()
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()
@@ -408,6 +457,8 @@ class RtmClient(Driver):
                         event = item
                     if self._paused and len(queue) <= low:
                         self._set_paused(False)
+                    if book is not None and type(event) is Message and not self._track(event):
+                        continue
                     if self._has_handlers:
                         pending = self._handle(event)
                         if pending is not None:

@@ -25,14 +25,19 @@ from typing import Any
 from msgspec.structs import force_setattr
 from picows import WSCloseCode, WSMsgType, WSTransport
 
+from slack_rtm.aio.catchup import CatchUpRunner
 from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype, handler_name
 from slack_rtm.aio.transport import RtmListener, check_ws_url, open_websocket
 from slack_rtm.api import AsyncClient, AsyncRtmApi, RequestOptions, RetryConfig
+from slack_rtm.api.client import default_user_agent
 from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
+from slack_rtm.cookies import SessionCookie
+from slack_rtm.cursors import CursorStore, newer
 from slack_rtm.errors import ConnectionClosedError, SlackRtmError, TransportError
 from slack_rtm.redact import redact_url
 from slack_rtm.session.actions import (
     CallConnect,
+    CatchUpNeeded,
     CloseSocket,
     OpenSocket,
     Send,
@@ -40,14 +45,24 @@ from slack_rtm.session.actions import (
     SendFrame,
     Stop,
 )
+from slack_rtm.session.catchup import CatchUpBook
 from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.core import SessionCore
-from slack_rtm.session.events import Event, HandlerError, decode_kept, decode_wire_event
+from slack_rtm.session.events import (
+    Event,
+    HandlerError,
+    Message,
+    decode_kept,
+    decode_wire_event,
+)
 from slack_rtm.session.state import State
 
 __all__ = ["Driver"]
 
 _TEXT = WSMsgType.TEXT
+
+BROWSER_ORIGIN = "https://app.slack.com"
+"""The ``Origin`` of Slack's web client, sent on the upgrade with a session cookie."""
 
 
 class Driver:
@@ -58,12 +73,13 @@ class Driver:
     """
 
     __slots__ = (
-        "__weakref__", "_allow_insecure", "_base_url", "_batch_presence_aware",
-        "_close_timeout", "_closed", "_config", "_core", "_dispatcher", "_finalize_task",
-        "_finalized", "_handlers", "_has_handlers", "_http", "_iterators", "_listeners", "_log",
-        "_loop", "_max_queue", "_now", "_open_tasks", "_paused", "_presence_sub", "_proxy",
-        "_queue", "_read_buffer_size", "_self", "_ssl", "_stopped", "_tasks", "_team",
-        "_timeout", "_timer", "_timer_at", "_token", "_waiter",
+        "__weakref__", "_allow_insecure", "_base_url", "_batch_presence_aware", "_book",
+        "_catchup", "_close_timeout", "_closed", "_config", "_cookie", "_core", "_dispatcher",
+        "_finalize_task", "_finalized", "_handlers", "_has_handlers", "_http", "_iterators",
+        "_kept", "_listeners", "_log", "_loop", "_max_queue", "_now", "_open_tasks", "_paused",
+        "_presence_sub", "_proxy", "_queue", "_read_buffer_size", "_self", "_ssl", "_stopped",
+        "_tasks", "_team", "_timeout", "_timer", "_timer_at", "_token", "_user_agent", "_waiter",
+        "_ws_headers",
     )
 
     def __init__(
@@ -82,8 +98,21 @@ class Driver:
         max_queue: int,
         read_buffer_size: int,
         close_timeout: float,
+        cookie: SessionCookie | None = None,
+        user_agent: str | None = None,
+        catch_up: bool = False,
+        state: CursorStore | None = None,
+        owns_state: bool = False,
     ) -> None:
         self._config = config
+        self._cookie = cookie
+        self._user_agent = user_agent if user_agent is not None else default_user_agent()
+        # The WebSocket upgrade carries what the Web API call carries (PROTOCOL.md §7): the
+        # session cookie and, with it, the web client's Origin; the User-Agent always.
+        headers = [("User-Agent", self._user_agent)]
+        if cookie is not None:
+            headers += [("Cookie", cookie.header), ("Origin", BROWSER_ORIGIN)]
+        self._ws_headers = tuple(headers)
         self._timeout = timeout
         self._close_timeout = close_timeout
         self._max_queue = max_queue
@@ -116,11 +145,24 @@ class Driver:
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._iterators = 0
+        # Events the background dispatcher handled before anyone iterated, kept so that an
+        # `async for` begun after `async with` still sees every event (None: not keeping).
+        self._kept: deque[Event] | None = None
         self._stopped = False
         self._closed: asyncio.Future[None] | None = None
         self._finalized: asyncio.Future[None] | None = None  # set once _finalize is done
         self._dispatcher: asyncio.Task[None] | None = None
         self._finalize_task: asyncio.Task[None] | None = None
+        # catch-up (None when off): the bookkeeping and its I/O half
+        self._book: CatchUpBook | None = None
+        self._catchup: tuple[CatchUpRunner, bool] | None = None
+        if catch_up:
+            self._book = CatchUpBook()
+            runner = CatchUpRunner(
+                book=self._book, store=state, token=token, make_http=self._history_client,
+                deliver_front=self._deliver_front, emit=self._emit, logger=self._log,
+            )
+            self._catchup = (runner, owns_state)
 
     async def _await_end(self) -> None:
         """Wait until everything is stopped; raise the error that stopped the session, if any."""
@@ -188,6 +230,9 @@ class Driver:
         elif kind is CloseSocket:
             assert isinstance(action, CloseSocket)
             self._close_socket(action)
+        elif kind is CatchUpNeeded:
+            if self._catchup is not None:
+                self._catchup[0].start()
         elif kind is Stop:
             self._stopped = True
             if self._closed is not None and not self._closed.done():
@@ -221,6 +266,49 @@ class Driver:
             if len(self._queue) >= self._max_queue and not self._paused:
                 self._set_paused(True)
             self._wake()
+
+    def _deliver_front(self, events: list[Event]) -> None:
+        """Put ``events`` at the head of the delivery queue, in order (catch-up's merged
+        history: older than anything queued for their conversation)."""
+        self._queue.extendleft(reversed(events))
+        if len(self._queue) >= self._max_queue and not self._paused:
+            self._set_paused(True)
+        self._wake()
+
+    def _emit(self, event: Event) -> None:
+        """Queue an event the client makes itself (a lifecycle event) at the tail."""
+        self._queue.append(event)
+        self._wake()
+
+    def _track(self, event: Message) -> bool:
+        """Catch-up's part of delivering a ``message`` (only with ``catch_up=True``): False
+        when it must not be delivered now (held for its conversation's history, or a late live
+        copy of a message already delivered from history); else the cursor moves to it."""
+        book = self._book
+        assert book is not None
+        if book.filtering and book.intercept(event):
+            return False
+        channel = event.channel
+        ts = event.ts
+        if channel is not None and ts is not None:
+            cursors = book.cursors
+            cursor = cursors.get(channel)
+            # Slack ts strings of one length compare as text (the common case, no parsing).
+            if cursor is None or (ts > cursor if len(ts) == len(cursor) else newer(ts, cursor)):
+                cursors[channel] = ts
+            thread_ts = event.thread_ts
+            if thread_ts is not None:
+                book.note_thread(channel, thread_ts)
+        return True
+
+    def _history_client(self) -> AsyncClient:
+        """A Web API client like rtm.connect's, for catch-up's history calls (it retries them
+        itself, so this one does not)."""
+        return AsyncClient(
+            base_url=self._base_url, timeout=self._timeout, retry=RetryConfig.none(),
+            proxy=self._proxy, verify=self._tls_context(), user_agent=self._user_agent,
+            cookie=self._cookie.header if self._cookie is not None else None,
+        )
 
     def _batch_done(self) -> None:
         """After each read buffer: hand the batch of events over, run any actions."""
@@ -319,10 +407,7 @@ class Driver:
         assert self._loop is not None
         self._log.debug("calling rtm.connect (attempt %d)", attempt)
         # A fresh HTTP client per call, closed right after: an idle session holds no pool.
-        http = self._http = AsyncClient(
-            base_url=self._base_url, timeout=self._timeout, retry=RetryConfig.none(),
-            proxy=self._proxy, verify=self._tls_context(),
-        )
+        http = self._http = self._history_client()
         try:
             response = await AsyncRtmApi(http).rtm_connect(
                 self._token,
@@ -348,6 +433,15 @@ class Driver:
             return
         self._self = result.self_
         self._team = result.team
+        if self._catchup is not None and self._catchup[0].scope is None:
+            try:
+                await self._catchup[0].load(f"{result.team.id}:{result.self_.id}")
+            except Exception as exc:
+                self._log.error("loading the catch-up cursors failed: %s", exc)
+                error = SlackRtmError(f"loading the catch-up cursors failed: {exc}")
+                self._core.fail(error, self._loop.time())
+                self._process()
+                return
         self._core.connect_succeeded(result.url, self._loop.time())
         self._process()
 
@@ -359,10 +453,15 @@ class Driver:
                                self._on_socket_connected, self._on_socket_closed, self._now)
         self._listeners[conn_id] = listener
         self._log.debug("opening WebSocket %d to %s", conn_id, redact_url(url))
+        cookie = self._cookie
         try:
+            # rtm.connect's URL was checked on arrival; a reconnect_url comes from the socket.
+            check_ws_url(url, self._allow_insecure)
             await open_websocket(listener, url, ssl=self._tls_context(), proxy=self._proxy,
                                  timeout=self._config.hello_timeout,
-                                 read_buffer_size=self._read_buffer_size, logger=self._log)
+                                 read_buffer_size=self._read_buffer_size, logger=self._log,
+                                 headers=self._ws_headers,
+                                 secrets=cookie.secrets if cookie is not None else ())
         except asyncio.CancelledError:
             self._open_tasks.pop(conn_id, None)
             if listener.transport is None:
@@ -421,6 +520,12 @@ class Driver:
         self._listeners.clear()
         if self._http is not None:
             await self._http.aclose()
+        if self._catchup is not None:
+            runner, owned = self._catchup
+            try:
+                await runner.aclose(close_store=owned)
+            except Exception as exc:
+                self._log.error("closing the catch-up cursor store failed: %s", exc)
         self._stopped = True
         self._deliver()
         self._wake()
@@ -448,6 +553,7 @@ class Driver:
         handle = self._handle
         cache_get = self._handlers.cache.get  # the cache is cleared in place, never replaced
         low = self._max_queue // 2
+        book = self._book
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
                 item = popleft()
@@ -461,6 +567,10 @@ class Driver:
                     event = item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
+                if book is not None and type(event) is Message and not self._track(event):
+                    continue
+                if self._kept is not None:
+                    self._keep(event)
                 found = cache_get(event.type)
                 sole = found[2] if found is not None else None
                 if sole is None:
@@ -481,6 +591,25 @@ class Driver:
             if self._stopped and not queue:
                 return
             await self._wait_wake()
+
+    def _keep(self, event: Event) -> None:
+        """Keep a handled event for the first iteration, up to ``max_queue`` of them: past
+        that, nobody is iterating, and keeping stops for good (freed, with a warning)."""
+        kept = self._kept
+        assert kept is not None
+        kept.append(event)
+        if len(kept) >= self._max_queue:
+            self._log.warning(
+                "%d events went to handlers with nobody iterating: no longer keeping them for a "
+                "later `async for` (call wait_closed() or run() when handlers are all you use)",
+                len(kept))
+            self._kept = None
+
+    def _take_kept(self) -> deque[Event] | None:
+        """For an iteration that begins: the events handled before it, and keeping stops."""
+        kept = self._kept
+        self._kept = None
+        return kept
 
     def _handle(self, event: Event) -> Awaitable[None] | None:
         """Run the handlers for ``event``: sync ones now; returns what is left to await."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import ssl as ssl_module
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import picows
@@ -95,13 +95,15 @@ def check_http_url(url: str, allow_insecure: bool) -> None:
         )
 
 
-def transport_error(exc: BaseException, url: str) -> TransportError:
+def transport_error(exc: BaseException, url: str,
+                    extra_secrets: Sequence[str] = ()) -> TransportError:
     """Map a picows/OS error while opening ``url`` to :class:`TransportError`, secrets removed.
 
-    The original is chained as ``__cause__`` only when its text holds no part of the URL.
+    The original is chained as ``__cause__`` only when its text holds no part of the URL (nor
+    of ``extra_secrets``, the session cookie).
     """
     parts = urlsplit(url)
-    secrets = [url, parts.path, parts.query]
+    secrets = [url, parts.path, parts.query, *extra_secrets]
     text = str(exc)
     clean = redact_text(text, *[s for s in secrets if s and len(s) > 1])
     cls = TransportTimeoutError if isinstance(exc, TimeoutError) else TransportError
@@ -113,12 +115,13 @@ def transport_error(exc: BaseException, url: str) -> TransportError:
 
 
 class _RedactFilter(logging.Filter):
-    """Removes the session URL from picows' log records (its debug log prints the request)."""
+    """Removes the session URL and any other secret (the session cookie) from picows' log
+    records (its debug log prints the request, headers included)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secrets: Sequence[str] = ()) -> None:
         super().__init__()
         path = urlsplit(url).path
-        self._secrets = [s for s in (url, path) if len(s) > 1]
+        self._secrets = [s for s in (url, path, *secrets) if len(s) > 1]
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -279,14 +282,19 @@ async def open_websocket(
     timeout: float,
     read_buffer_size: int,
     logger: logging.Logger,
+    headers: Sequence[tuple[str, str]] = (),
+    secrets: Sequence[str] = (),
 ) -> WSTransport:
     """Open the WebSocket at ``url`` with ``listener`` attached.
+
+    ``headers`` are added to the upgrade request (``Cookie``, ``Origin``, ``User-Agent``);
+    ``secrets`` (the cookie in every form) are kept out of picows' log records like the URL.
 
     Raises:
         TransportError: the connection or handshake failed (the URL redacted in the message).
     """
     ws_logger = logging.getLogger(f"{logger.name}.websocket")
-    redactor = _RedactFilter(url)
+    redactor = _RedactFilter(url, secrets)
     ws_logger.addFilter(redactor)
     try:
         transport, _ = await picows.ws_connect(
@@ -300,6 +308,7 @@ async def open_websocket(
             enable_auto_pong=True,
             max_frame_size=MAX_INBOUND_FRAME,
             max_redirects=0,
+            extra_headers=headers or None,
             read_buffer_init_size=read_buffer_size,
             # TLS goes through aiofastnet (faster than asyncio's SSL protocol, and without its
             # 256 KiB buffer per connection); plain ws:// through asyncio's own transport, as
@@ -307,7 +316,7 @@ async def open_websocket(
             use_aiofastnet=urlsplit(url).scheme == "wss",
         )
     except Exception as exc:  # OSError, WSError, SSLError, proxy errors, ...: all transport
-        error = transport_error(exc, url)
+        error = transport_error(exc, url, secrets)
         raise error from error.__cause__
     finally:
         ws_logger.removeFilter(redactor)

@@ -7,7 +7,13 @@ import json
 import sys
 from typing import Any
 
-from slack_rtm.cli.options import add_connection_options, api_url_from, token_from
+from slack_rtm.cli.options import (
+    add_connection_options,
+    api_url_from,
+    cookie_from,
+    token_from,
+    user_agent_from,
+)
 
 __all__ = ["register", "run"]
 
@@ -43,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from slack_rtm.api import Client, RtmApi
 
     token = token_from(args)
-    with Client(base_url=api_url_from(args)) as client:
+    with Client(base_url=api_url_from(args), cookie=cookie_from(args),
+                user_agent=user_agent_from(args)) as client:
         response = RtmApi(client).rtm_connect(token)
     result = response.result
     team = result.team

@@ -15,7 +15,8 @@ from slack_rtm.cli.options import add_connection_options
 from slack_rtm.cli.session import client_from, on_signals
 from slack_rtm.cli.view import LiveView
 from slack_rtm.errors import SlackRtmError
-from slack_rtm.session.events import Event
+from slack_rtm.redact import redact_url
+from slack_rtm.session.events import Event, ReconnectUrl
 
 __all__ = ["EventFilter", "event_json", "register", "run", "watch"]
 
@@ -25,6 +26,7 @@ examples:
   slack-rtm listen --type message --channel C0123 | jq -r .text
   slack-rtm listen --pretty                         # live view: counters, rtt, state
   slack-rtm listen --type connected --type closed   # lifecycle events are events too
+  slack-rtm listen --state ~/.slack-rtm.db          # catch up on what was missed, across runs
 
 Ctrl-C stops cleanly (exit status 0) and prints a summary on stderr.
 """
@@ -52,6 +54,12 @@ def register(sub: Any) -> None:
         help="only this channel (repeatable)",
     )
     parser.add_argument("--pretty", action="store_true", help="a live terminal view instead")
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="catch up on missed messages, keeping cursors in this SQLite file across runs "
+        "(backfilled lines carry \"backfilled\": true)",
+    )
     add_connection_options(parser)
     parser.set_defaults(func=run)
 
@@ -75,10 +83,18 @@ class EventFilter:
 
 
 def event_json(event: Event) -> bytes:
-    """The event as one JSON line: the object as Slack sent it (lifecycle events: their fields)."""
+    """The event as one JSON line: the object as Slack sent it (lifecycle events: their fields).
+
+    A message catch-up fetched from history carries ``"backfilled": true``; a
+    ``reconnect_url`` event's URL (a credential) is shown redacted.
+    """
     raw = event.raw
     if "type" not in raw:
         raw = {"type": event.type, **raw}
+    if event.backfilled:
+        raw = {**raw, "backfilled": True}
+    if isinstance(event, ReconnectUrl) and isinstance(raw.get("url"), str):
+        raw = {**raw, "url": redact_url(raw["url"])}
     return _encode(raw) + b"\n"
 
 
@@ -142,7 +158,7 @@ async def watch(
 
 def run(args: argparse.Namespace) -> int:
     """Run ``listen``; returns the exit status."""
-    rtm = client_from(args)
+    rtm = client_from(args, catch_up=True, state=args.state) if args.state else client_from(args)
     keep = EventFilter(args.type, args.channel)
     view = LiveView("slack-rtm listen") if args.pretty else None
     counted = LiveView("summary")  # counts for the summary on exit

@@ -10,14 +10,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from slack_rtm.aio import RtmClient
-from slack_rtm.cli.options import api_url_from, token_from
+from slack_rtm.cli.options import api_url_from, cookie_from, token_from, user_agent_from
 
 __all__ = ["client_from", "on_signals"]
 
 
 def client_from(args: argparse.Namespace, **options: Any) -> RtmClient:
-    """An asyncio :class:`RtmClient` for the token and API URL the user gave."""
-    return RtmClient(token_from(args), base_url=api_url_from(args), **options)
+    """An asyncio :class:`RtmClient` for the token, cookie and API URL the user gave."""
+    return RtmClient(token_from(args), base_url=api_url_from(args), cookie=cookie_from(args),
+                     user_agent=user_agent_from(args), **options)
 
 
 @contextlib.contextmanager

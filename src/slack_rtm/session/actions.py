@@ -11,6 +11,8 @@ takes the actions it produced (:meth:`SessionCore.take_actions`) and carries the
 - :class:`CloseSocket` — send a close frame (or abort) and close socket ``conn_id``.
 - :class:`SendDone` — ``send`` has its outcome: wake whoever waits for it. (Not for a send that
   :meth:`~slack_rtm.session.core.SessionCore.receive_reply` settles: it returns that send.)
+- :class:`CatchUpNeeded` — ``hello`` after a gap: a client with catch-up on fetches what it
+  may have missed (other drivers ignore it).
 - :class:`Stop` — the session is closed; ``error`` is why, if it failed.
 """
 
@@ -23,6 +25,7 @@ from slack_rtm.redact import redact_url
 __all__ = [
     "Action",
     "CallConnect",
+    "CatchUpNeeded",
     "CloseSocket",
     "OpenSocket",
     "Send",
@@ -161,6 +164,21 @@ class SendDone:
         return f"SendDone({self.send!r})"
 
 
+class CatchUpNeeded:
+    """``hello`` on a socket after a gap: the first connection (``first``), or a reconnect after
+    an abrupt drop, a dead link, a refusal or a migration. Not after a make-before-break
+    ``goodbye``, which loses nothing. Events sent meanwhile were not delivered and will not be
+    replayed (PROTOCOL.md §5.4); only history can fill the gap."""
+
+    __slots__ = ("first",)
+
+    def __init__(self, first: bool) -> None:
+        self.first = first
+
+    def __repr__(self) -> str:
+        return f"CatchUpNeeded(first={self.first})"
+
+
 class Stop:
     """The session is closed. ``error`` is the reason when it failed (e.g. a fatal code)."""
 
@@ -173,5 +191,5 @@ class Stop:
         return f"Stop(error={self.error!r})"
 
 
-Action = CallConnect | OpenSocket | SendFrame | CloseSocket | SendDone | Stop
+Action = CallConnect | OpenSocket | SendFrame | CloseSocket | SendDone | CatchUpNeeded | Stop
 """Everything the core may ask of its driver."""

@@ -37,6 +37,7 @@ from slack_rtm.errors import (
 from slack_rtm.session.actions import (
     Action,
     CallConnect,
+    CatchUpNeeded,
     CloseSocket,
     OpenSocket,
     Send,
@@ -137,7 +138,7 @@ class SessionCore:
 
     __slots__ = (
         "_actions", "_attempts", "_auth_refusals", "_closing_current", "_closing_reason",
-        "_conn_seq", "_conns", "_current", "_dedup", "_dedup_until", "_failures",
+        "_conn_seq", "_conns", "_current", "_dedup", "_dedup_until", "_failures", "_gap",
         "_hello_deadline", "_last_rx", "_log", "_old", "_opening", "_paused", "_ping_id",
         "_ping_sent_at", "_presence", "_rand", "_reported", "_resume", "_resuming", "_retry_at",
         "_sends", "_sm", "_step", "config", "error", "events",
@@ -174,6 +175,7 @@ class SessionCore:
         self._failures = 0
         self._attempts = 0
         self._auth_refusals = 0  # in-band 401s in a row
+        self._gap: bool | None = None  # None: no hello yet; True: the live socket was lost
         # fast resume: the last reconnect_url of the live socket and when it came (§3.7)
         self._resume: tuple[str, float] | None = None
         self._resuming = False  # the attempt in progress opened a reconnect_url
@@ -543,6 +545,9 @@ class SessionCore:
         self._sm.to(State.CONNECTED, f"hello on socket {conn_id}")
         self.events.append(Connected(attempt=attempt))
         self.events.append(hello)
+        if self._gap is not False:
+            self._actions.append(CatchUpNeeded(first=self._gap is None))
+            self._gap = False
         if self._old is not None:
             # make-before-break: the new socket is live, now retire the old one.
             old = self._conns.get(self._old)
@@ -629,6 +634,8 @@ class SessionCore:
         self._sends.link_lost(conn_id, now)
         if conn_id == self._old:
             self._old = None
+            if self._current is None:
+                self._gap = True  # the old socket went before the new one said hello
             if self._dedup is not None:
                 self._dedup_until = now + self.config.dedup_grace
             return
@@ -646,6 +653,7 @@ class SessionCore:
             return
         self._current = None
         self._ping_id = None
+        self._gap = True  # events sent until the next hello are not replayed
         self.events.append(Disconnected(reason=why, code=code))
         healthy = (not refused and conn.hello_at is not None
                    and now - conn.hello_at >= self.config.healthy_after)

@@ -81,8 +81,10 @@ def decode_raw(frame: bytes | str) -> dict[str, Any]:
 
 class _FrameSlots:
     # Not struct fields: never decoded from, encoded to or compared in JSON. ``_frame`` is the
-    # frame text the event came from; ``_raw`` caches its decoded dict once ``.raw`` is read.
-    __slots__ = ("_frame", "_raw")
+    # frame text the event came from; ``_raw`` caches its decoded dict once ``.raw`` is read;
+    # ``_backfilled`` is set (True) only on messages fetched from history by catch-up.
+    __slots__ = ("_backfilled", "_frame", "_raw")
+    _backfilled: bool
     _frame: bytes | str
     _raw: dict[str, Any]
 
@@ -107,6 +109,12 @@ class Event(
     def type(self) -> str:
         """The event's type name; every concrete event class overrides it."""
         return ""
+
+    @property
+    def backfilled(self) -> bool:
+        """True for a message that catch-up fetched from history after a gap; False for
+        everything that came over the socket (and for every other event)."""
+        return getattr(self, "_backfilled", False)
 
     @property
     def raw(self) -> dict[str, Any]:

@@ -49,6 +49,7 @@ __all__ = [
     "LIFECYCLE_EVENTS",
     "MALFORMED_TEXT_LIMIT",
     "MESSAGE_SUBTYPES",
+    "CatchUp",
     "Closed",
     "Connected",
     "Connecting",
@@ -196,6 +197,28 @@ class HandlerError(LifecycleEvent, frozen=True, tag="handler_error"):
     handler: str = ""
 
 
+class CatchUp(LifecycleEvent, frozen=True, tag="catch_up"):
+    """Catch-up after a gap (``catch_up=True``): ``phase`` ``"started"``, then ``"done"``.
+
+    Attributes:
+        phase: ``"started"`` or ``"done"``.
+        conversations: conversations being (or that were) caught up.
+        messages: on ``done``, messages delivered from history (marked ``backfilled``).
+        calls: on ``done``, history calls made (``conversations.history`` and ``.replies``).
+        failed: on ``done``, conversations whose history could not be read (e.g.
+            ``not_in_channel``); the others were caught up all the same.
+        seconds: on ``done``, how long it took from the ``hello`` that began it.
+    """
+
+    type: ClassVar[str] = "catch_up"
+    phase: str = "started"
+    conversations: int = 0
+    messages: int = 0
+    calls: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
 LIFECYCLE_EVENTS: tuple[type[LifecycleEvent], ...] = (
     Connecting,
     Connected,
@@ -203,6 +226,7 @@ LIFECYCLE_EVENTS: tuple[type[LifecycleEvent], ...] = (
     Disconnected,
     Closed,
     HandlerError,
+    CatchUp,
 )
 
 

@@ -1,0 +1,305 @@
+"""Catch-up on asyncio: history calls, the cursor store, and handing backfilled events over.
+
+:class:`CatchUpRunner` is the I/O half of catch-up for one client; the decisions (what is held,
+merged, a duplicate) are :class:`~slack_rtm.session.catchup.CatchUpBook`'s. After every
+``hello`` that follows a gap (the core's ``CatchUpNeeded`` action) it fetches, for each
+conversation with a cursor, most recently active first:
+
+- ``conversations.history`` after the cursor (``inclusive=false``, every page), and
+- ``conversations.replies`` after the cursor for each thread active in that window (a parent in
+  that history whose ``latest_reply`` is newer than the cursor) or recently active before it,
+
+then hands the conversation's merged messages to the delivery queue, ahead of what is queued.
+Live delivery never waits for it: only the live messages of a conversation whose history is
+being fetched are held, until it is. History calls are paced (a burst, then ``rate`` a second),
+``Retry-After`` is honoured however long, and a conversation that cannot be read
+(``not_in_channel``, ``channel_not_found``, ...) is reported and skipped, never the others.
+
+Cursors are loaded once the session's identity is known (``team:user``, from ``rtm.connect``)
+and saved in batches, every ``save_interval`` seconds while they change, and on close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from slack_rtm.api import AsyncClient
+from slack_rtm.api.response import ApiResponse
+from slack_rtm.api.web import AsyncWebApi
+from slack_rtm.cursors import CursorStore, newer
+from slack_rtm.errors import (
+    ApiError,
+    RateLimitedError,
+    RtmConnectErrorSchemaError,
+    SlackRtmError,
+    TransportError,
+)
+from slack_rtm.session.catchup import CatchUpBook, backfilled_message
+from slack_rtm.session.events import CatchUp, Event
+
+__all__ = ["CatchUpRunner"]
+
+T = TypeVar("T")
+
+_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "missing_scope"})
+"""Answers after which a conversation's cursor is dropped: it cannot be read any more."""
+
+
+class CatchUpRunner:
+    """Catch-up for one client (see the module docstring).
+
+    Args:
+        book: the pure bookkeeping.
+        store: where cursors live across runs (None: memory only).
+        token: the session's token (sent only in ``Authorization``).
+        make_http: a new :class:`~slack_rtm.api.AsyncClient` (the session's base URL, proxy,
+            TLS, cookie and User-Agent).
+        deliver_front: put events at the head of the delivery queue, in the order given.
+        emit: queue a lifecycle event at the tail.
+        logger: where it logs.
+        page_limit: ``limit`` per history call (Slack's maximum is 999; some apps get 15).
+        rate: history calls a second after the first ``burst``.
+        burst: history calls made back to back.
+        save_interval: seconds between cursor saves while they change.
+        forget_after: seconds after a catch-up during which a late live copy of a backfilled
+            message is still dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        book: CatchUpBook,
+        store: CursorStore | None,
+        token: str,
+        make_http: Callable[[], AsyncClient],
+        deliver_front: Callable[[list[Event]], None],
+        emit: Callable[[Event], None],
+        logger: logging.Logger,
+        page_limit: int = 200,
+        rate: float = 0.8,
+        burst: int = 10,
+        save_interval: float = 1.0,
+        forget_after: float = 60.0,
+    ) -> None:
+        self.book = book
+        self.store = store
+        self.scope: str | None = None
+        self._token = token
+        self._make_http = make_http
+        self._deliver_front = deliver_front
+        self._emit = emit
+        self._log = logger
+        self._page_limit = page_limit
+        self._rate = rate
+        self._burst = burst
+        self._save_interval = save_interval
+        self._forget_after = forget_after
+        self._saved: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._saver: asyncio.Task[None] | None = None
+        self._forget: asyncio.TimerHandle | None = None
+        self._tokens = float(burst)
+        self._refilled = time.monotonic()
+        self.runs = 0
+
+    # ------------------------------------------------------------------ cursors
+
+    async def load(self, scope: str) -> None:
+        """Load the stored cursors of ``scope`` (once, when ``rtm.connect`` first answers) and
+        start saving them in batches."""
+        if self.scope is not None:
+            return
+        self.scope = scope
+        if self.store is not None:
+            stored = await self.store.load(scope)
+            self.book.merge(stored)
+            self._saved = dict(stored)
+            self._saver = asyncio.ensure_future(self._save_loop())
+
+    async def _save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._save_interval)
+            await self.save()
+
+    async def save(self) -> None:
+        """Save the cursors that moved since the last save (no-op without a store)."""
+        store, scope = self.store, self.scope
+        if store is None or scope is None:
+            return
+        saved = self._saved
+        changed = {ch: ts for ch, ts in self.book.cursors.items() if saved.get(ch) != ts}
+        if not changed:
+            return
+        try:
+            await store.save(scope, changed)
+        except Exception as exc:  # a full disk must not end the session: retried next time
+            self._log.error("saving catch-up cursors failed: %s: %s", type(exc).__name__, exc)
+            return
+        saved.update(changed)
+
+    async def aclose(self, *, close_store: bool) -> None:
+        """Stop the running catch-up and the saver, save a last time, close an owned store."""
+        for task in (self._task, self._saver):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if self._forget is not None:
+            self._forget.cancel()
+        await self.save()
+        if close_store and self.store is not None:
+            await self.store.aclose()
+
+    # ------------------------------------------------------------------ catching up
+
+    def start(self) -> None:
+        """Catch up now (after a ``hello`` that followed a gap); a catch-up still running is
+        cancelled first (its held messages are released, and the new one fetches again from
+        the cursors, which only move on delivery)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        book = self.book
+        plan = book.plan()
+        if not plan:
+            return
+        self.runs += 1
+        started = time.monotonic()
+        book.begin(channel for channel, _ in plan)
+        self._emit(CatchUp(phase="started", conversations=len(plan)))
+        self._log.info("catching up on %d conversations", len(plan))
+        messages = calls = failed = 0
+        http = self._make_http()
+        api = AsyncWebApi(http)
+        try:
+            for channel, cursor in plan:
+                fetched: list[Event] = []
+                try:
+                    fetched, made = await self._fetch(api, channel, cursor)
+                    calls += made
+                except RtmConnectErrorSchemaError as exc:
+                    failed += 1
+                    self._log.warning("catch-up skipped a conversation: %s answered %r",
+                                      "conversations.history", exc.error)
+                    if exc.error in _GONE:
+                        book.cursors.pop(channel, None)
+                except SlackRtmError as exc:
+                    failed += 1
+                    self._log.warning("catch-up skipped a conversation: %s", exc)
+                released = book.release(channel, fetched)
+                messages += sum(1 for e in released if e.backfilled)
+                if released:
+                    self._deliver_front(released)
+        finally:
+            for channel in list(book.holding):  # cancelled: nothing stays held
+                released = book.release(channel, ())
+                if released:
+                    self._deliver_front(released)
+            await http.aclose()
+        seconds = time.monotonic() - started
+        self._emit(CatchUp(phase="done", conversations=len(plan), messages=messages,
+                           calls=calls, failed=failed, seconds=seconds))
+        self._log.info("caught up: %d messages from %d conversations in %.3f s (%d calls, %d "
+                       "failed)", messages, len(plan), seconds, calls, failed)
+        if self._forget is not None:
+            self._forget.cancel()
+        self._forget = asyncio.get_running_loop().call_later(self._forget_after, book.forget)
+
+    async def _fetch(self, api: AsyncWebApi, channel: str,
+                     cursor: str) -> tuple[list[Event], int]:
+        """The messages of ``channel`` after ``cursor`` (history, then active threads)."""
+        items: list[dict[str, Any]] = []
+        threads: dict[str, None] = {}
+        calls = 0
+        page_cursor: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            page = await self._call(partial(
+                api.conversations_history, self._token, channel, oldest=cursor,
+                inclusive=False, limit=self._page_limit, cursor=page_cursor))
+            calls += 1
+            for message in page.result.messages:
+                items.append(message.raw)
+                latest = message.latest_reply
+                if message.thread_ts == message.ts and latest is not None and newer(latest,
+                                                                                   cursor):
+                    threads[message.ts] = None
+            page_cursor = _next_cursor(page, seen_cursors)
+            if page_cursor is None:
+                break
+        for thread_ts in self.book.threads.get(channel, ()):
+            threads.setdefault(thread_ts, None)
+        for thread_ts in threads:
+            page_cursor = None
+            seen_cursors = set()
+            while True:
+                try:
+                    replies = await self._call(partial(
+                        api.conversations_replies, self._token, channel, thread_ts,
+                        oldest=cursor, inclusive=False, limit=self._page_limit,
+                        cursor=page_cursor))
+                except RtmConnectErrorSchemaError as exc:
+                    if exc.error != "thread_not_found":
+                        raise
+                    break
+                calls += 1
+                items.extend(m.raw for m in replies.result.messages if m.ts != thread_ts)
+                page_cursor = _next_cursor(replies, seen_cursors)
+                if page_cursor is None:
+                    break
+        return [backfilled_message(channel, item) for item in items], calls
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One history call, paced, retried until it answers: after ``Retry-After`` when rate
+        limited (however long), with a growing wait after a network error or a 5xx."""
+        failures = 0
+        while True:
+            await self._pace()
+            try:
+                return await call()
+            except RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else 60.0
+                self._log.info("catch-up rate limited: waiting %g s (Retry-After)", wait)
+            except RtmConnectErrorSchemaError:
+                raise  # Slack answered: a request error, not worth repeating
+            except (TransportError, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.status_code < 500:
+                    raise
+                failures += 1
+                wait = min(30.0, 0.5 * 2 ** min(failures, 6))
+                if isinstance(exc, ApiError) and exc.retry_after is not None:
+                    wait = max(wait, exc.retry_after)
+                self._log.info("catch-up call failed (%s): retrying in %g s",
+                               type(exc).__name__, wait)
+            await asyncio.sleep(wait)
+
+    async def _pace(self) -> None:
+        """A token bucket: ``burst`` calls at once, then ``rate`` a second (Tier 3 is ~50 a
+        minute per method; spreading the calls keeps clear of it)."""
+        while True:
+            now = time.monotonic()
+            self._tokens = min(float(self._burst),
+                               self._tokens + (now - self._refilled) * self._rate)
+            self._refilled = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            await asyncio.sleep((1.0 - self._tokens) / self._rate)
+
+
+def _next_cursor(page: ApiResponse[Any], seen: set[str]) -> str | None:
+    metadata = page.result.response_metadata
+    cursor: str | None = metadata.next_cursor if metadata is not None else None
+    if not cursor or cursor in seen:
+        return None
+    seen.add(cursor)
+    return cursor
+
