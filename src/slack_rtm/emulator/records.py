@@ -34,6 +34,8 @@ class ConnectCall(msgspec.Struct, frozen=True):
         ok: whether it succeeded.
         error: the ``error`` code when it failed.
         params: the parameters received, the token removed.
+        cookie: the ``Cookie`` header as received, or ``None``.
+        user_agent: the ``User-Agent`` header as received, or ``None``.
     """
 
     user_id: str | None
@@ -41,3 +43,5 @@ class ConnectCall(msgspec.Struct, frozen=True):
     ok: bool
     error: str | None = None
     params: dict[str, str] = msgspec.field(default_factory=dict)
+    cookie: str | None = None
+    user_agent: str | None = None
