@@ -20,9 +20,9 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
   ``rate_limit_next_connects(n, retry_after)``, ``expire_next_urls(n=1)`` (the URL is handed
   out but already expired), ``set_token_error(token, error)``,
   ``set_connect_rate_limit(per_minute, token=None)``.
-- Browser sessions (PROTOCOL §7): ``browser_session(user_id, d_s=None)`` (an ``xoxc-`` token
-  that needs its ``d`` cookie, encoded once, on the Web API call and the WebSocket upgrade).
-- WebSockets: ``refuse_next_sockets(n, after_hello=False)`` (in-band 401 error frame and close),
+- Browser sessions (PROTOCOL §7): ``browser_session(user_id, *, d_s=None)`` (an xoxc- token
+  that needs its d cookie, encoded once, on the Web API call and the WebSocket upgrade).
+- WebSockets: ``refuse_next_sockets(n, *, after_hello=False)`` (in-band 401 error and close),
   ``set_reconnect_urls(enabled, interval=None)`` (``{"type": "reconnect_url"}`` events, on
   by default every 3 s), ``expire_reconnect_urls()``; ``upgrades`` (every upgrade's Cookie,
   Origin and User-Agent headers), ``resumes`` (connections opened by a reconnect URL).
