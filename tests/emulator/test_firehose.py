@@ -209,6 +209,8 @@ async def _picows_run(api_url: str, n: int) -> dict[str, Any]:
     control = api_url.rsplit("/api", 1)[0] + "/_emulator"
     async with httpx.AsyncClient(timeout=60) as http:
         state = (await http.get(control + "/state")).json()
+        # no reconnect_url frame among the n events counted (the CLI's emulator sends them)
+        await http.post(control + "/set_reconnect_urls", json={"enabled": False})
         connect = await http.post(
             api_url + "/rtm.connect", headers={"Authorization": f"Bearer {state['bot_token']}"}
         )
