@@ -388,3 +388,18 @@ async def test_aio_twins() -> None:
         assert emu.state()["refuse_next_sockets"] == 1
         with pytest.raises(ValueError, match="n must be"):
             await emu.aio.refuse_next_sockets(-1)
+
+
+def test_records_keep_the_cookie_out_of_their_repr() -> None:
+    from slack_rtm.emulator import ConnectCall
+
+    secret = "d=xoxd-SECRET%2Fx"
+    upgrade = Upgrade("U1", "hello", False, secret, ORIGIN, UA)
+    call = ConnectCall("U1", 200, True, None, {"x": "1"}, secret, UA)
+    for record in (upgrade, call):
+        text = repr(record)
+        assert "SECRET" not in text
+        assert "cookie=<redacted>" in text
+        assert UA in text
+    assert "cookie=None" in repr(Upgrade(None, "expired"))
+    assert "cookie=None" in repr(ConnectCall(None, 200, False))

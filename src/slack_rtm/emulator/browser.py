@@ -97,6 +97,15 @@ class Upgrade(msgspec.Struct, frozen=True):
     origin: str | None = None
     user_agent: str | None = None
 
+    def __repr__(self) -> str:
+        # The cookie is a person's login: never in a repr.
+        cookie = None if self.cookie is None else "<redacted>"
+        return (
+            f"Upgrade(user_id={self.user_id!r}, outcome={self.outcome!r}, "
+            f"resume={self.resume!r}, cookie={cookie}, origin={self.origin!r}, "
+            f"user_agent={self.user_agent!r})"
+        )
+
 
 def _random(alphabet: str, n: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))

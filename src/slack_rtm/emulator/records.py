@@ -45,3 +45,12 @@ class ConnectCall(msgspec.Struct, frozen=True):
     params: dict[str, str] = msgspec.field(default_factory=dict)
     cookie: str | None = None
     user_agent: str | None = None
+
+    def __repr__(self) -> str:
+        # The cookie is a person's login: never in a repr.
+        cookie = None if self.cookie is None else "<redacted>"
+        return (
+            f"ConnectCall(user_id={self.user_id!r}, status={self.status!r}, ok={self.ok!r}, "
+            f"error={self.error!r}, params={self.params!r}, cookie={cookie}, "
+            f"user_agent={self.user_agent!r})"
+        )
