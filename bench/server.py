@@ -126,6 +126,7 @@ async def main_async(args: argparse.Namespace) -> None:
         write_rate=write_rate,
         write_burst=args.write_burst,
         url_ttl=300.0,
+        reconnect_url_interval=None,  # no reconnect_url frames among the measured events
     )
     async with emu:
         server = Server(emu)

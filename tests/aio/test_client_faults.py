@@ -154,6 +154,7 @@ async def test_migration_reconnects_after_migration_in_progress_clears(emu: Emul
 
 
 async def test_pongs_stop_dead_link_detected_within_the_timeout(emu: Emulator) -> None:
+    emu.set_reconnect_urls(False)  # a reconnect_url frame is traffic: it would delay the ping
     async with make_client(emu) as rtm:
         rec = Recorder(rtm)
         await rec.count("connected", 1)

@@ -20,6 +20,12 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
   ``rate_limit_next_connects(n, retry_after)``, ``expire_next_urls(n=1)`` (the URL is handed
   out but already expired), ``set_token_error(token, error)``,
   ``set_connect_rate_limit(per_minute, token=None)``.
+- Browser sessions (PROTOCOL §7): ``browser_session(user_id, *, d_s=None)`` (an xoxc- token
+  that needs its d cookie, encoded once, on the Web API call and the WebSocket upgrade).
+- WebSockets: ``refuse_next_sockets(n, *, after_hello=False)`` (in-band 401 error and close),
+  ``set_reconnect_urls(enabled, interval=None)`` (``{"type": "reconnect_url"}`` events, on
+  by default every 3 s), ``expire_reconnect_urls()``; ``upgrades`` (every upgrade's Cookie,
+  Origin and User-Agent headers), ``resumes`` (connections opened by a reconnect URL).
 - Load: ``prepare_firehose(n)``, ``firehose(n, user_id=None)``,
   ``firehose_payloads(payloads, user_id=None)``.
 - Records and waits: ``received`` (frames clients sent), ``clear_received()``,
@@ -37,6 +43,8 @@ Python controls), :mod:`.faults` (fault injection), :mod:`.webapi` (``rtm.connec
 :mod:`.control` (the HTTP control API), :mod:`.firehose` (pre-encoded event streams),
 :mod:`.limits` (rate limits, timestamps), :mod:`.records` (what is recorded),
 :mod:`.thread` (:class:`EmulatorThread`), :mod:`.pytest_plugin` (the ``slack_emulator`` fixture).
+Also :mod:`.browser` (browser sessions, upgrade records, refused sockets) and :mod:`.resume`
+(``reconnect_url`` events and resume tickets).
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from typing import TYPE_CHECKING
 from slack_rtm.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from slack_rtm.emulator.browser import BrowserSession, Upgrade
     from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
     from slack_rtm.emulator.server import Emulator
     from slack_rtm.emulator.thread import AsyncControls, EmulatorThread
@@ -55,12 +64,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ERRORS",
     "AsyncControls",
+    "BrowserSession",
     "Channel",
     "ConnectCall",
     "Emulator",
     "EmulatorThread",
     "ReceivedFrame",
     "Team",
+    "Upgrade",
     "User",
     "Workspace",
 ]
@@ -69,6 +80,8 @@ __all__ = [
 # imports plugins before coverage starts, so an eager import here would hide the emulator's
 # module-level lines from coverage (and slow every pytest start).
 _HOMES = {
+    "BrowserSession": ".browser",
+    "Upgrade": ".browser",
     "ConnectCall": ".records",
     "ReceivedFrame": ".records",
     "Emulator": ".server",

@@ -8,14 +8,20 @@ false, "error": "..."}``, a wait that times out HTTP 504, an unknown control HTT
 =============================================  ==================================================
 route                                          body -> answer
 =============================================  ==================================================
-``GET /_emulator/state``                       -> :meth:`Emulator.state` (tokens included: they
-                                               are the emulator's own fake tokens)
+``GET /_emulator/state``                       -> :meth:`Emulator.state` (tokens and browser
+                                               sessions' cookies included: the emulator's own
+                                               fakes), with ``refuse_next_sockets``,
+                                               ``reconnect_url_interval``, ``resumes``, ...
 ``GET /_emulator/received?since=0``            -> ``{count, frames: [{user_id, conn_id, data,
                                                text}]}``, the frames from index ``since`` on
 ``DELETE /_emulator/received``,                forget recorded frames
 ``POST /_emulator/clear_received``
 ``GET /_emulator/connect_log?since=0``         -> ``{count, calls: [{user_id, status, ok, error,
-                                               params}]}``: the answered ``rtm.connect`` calls
+                                               params, cookie, user_agent}]}``: the answered
+                                               ``rtm.connect`` calls
+``GET /_emulator/upgrades?since=0``            -> ``{count, upgrades: [{user_id, outcome, resume,
+                                               cookie, origin, user_agent}]}``: every WebSocket
+                                               upgrade (:class:`~.browser.Upgrade`)
 ``GET /_emulator/issued_urls``                 -> ``{urls}``: :attr:`Emulator.issued_urls`
 ``POST /_emulator/post_message``               ``{user_id, channel_id, text, thread_ts?}`` ->
                                                ``{ts}``
@@ -40,6 +46,11 @@ route                                          body -> answer
                                                ``{sent, seconds, cpu_seconds}`` once written;
                                                ``{n, prepare: true}`` = ``prepare_firehose``
 ``POST /_emulator/firehose_payloads``          ``{payloads, user_id?}`` -> as ``firehose``
+``POST /_emulator/browser_session``            ``{user_id, d_s?}`` -> ``{user_id, token, cookie,
+                                               d_s}`` (the raw ``d`` cookie, to encode once)
+``POST /_emulator/refuse_next_sockets``        ``{n, after_hello?}``: in-band 401 and close
+``POST /_emulator/set_reconnect_urls``         ``{enabled, interval?}``
+``POST /_emulator/expire_reconnect_urls``      -> ``{expired}``
 ``POST /_emulator/wait_connections``           ``{n, timeout?}`` -> ``{connection_count}``
 ``POST /_emulator/wait_for_frame``             ``{match, timeout?}`` -> ``{frame}``: the first
 (wait_frame)                                   frame whose JSON has every key/value of ``match``
@@ -187,6 +198,27 @@ async def _firehose_payloads(emu: Emulator, b: Body) -> Body:
     return await _stream(emu, b, payloads)
 
 
+async def _browser_session(emu: Emulator, b: Body) -> Body:
+    session = emu.browser_session(_req(b, "user_id"), d_s=b.get("d_s"))
+    out: Body = msgspec.to_builtins(session)
+    return out
+
+
+async def _refuse_sockets(emu: Emulator, b: Body) -> Body:
+    emu.refuse_next_sockets(_req(b, "n"), after_hello=_bool(b, "after_hello", False))
+    return {}
+
+
+async def _reconnect_urls(emu: Emulator, b: Body) -> Body:
+    _req(b, "enabled")
+    emu.set_reconnect_urls(_bool(b, "enabled", True), b.get("interval"))
+    return {}
+
+
+async def _expire_reconnect_urls(emu: Emulator, b: Body) -> Body:
+    return {"expired": emu.expire_reconnect_urls()}
+
+
 async def _clear(emu: Emulator, b: Body) -> Body:
     emu.clear_received()
     return {}
@@ -229,6 +261,10 @@ _ACTIONS: dict[str, Action] = {
     "firehose_payloads": _firehose_payloads,
     "wait_connections": _wait_connections,
     "wait_for_frame": _wait_frame,
+    "browser_session": _browser_session,
+    "refuse_next_sockets": _refuse_sockets,
+    "set_reconnect_urls": _reconnect_urls,
+    "expire_reconnect_urls": _expire_reconnect_urls,
 }
 
 #: Older, shorter route names (kept working).
@@ -281,6 +317,14 @@ def add_routes(emu: Emulator, app: web.Application) -> None:
         calls = [msgspec.to_builtins(c) for c in emu.connect_log[since:]]
         return _reply({"ok": True, "count": len(emu.connect_log), "calls": calls})
 
+    async def upgrades(request: web.Request) -> web.Response:
+        try:
+            since = _since(request)
+        except ValueError as exc:
+            return _reply({"ok": False, "error": str(exc)}, 400)
+        records = [msgspec.to_builtins(u) for u in emu.upgrades[since:]]
+        return _reply({"ok": True, "count": len(emu.upgrades), "upgrades": records})
+
     async def issued_urls(request: web.Request) -> web.Response:
         return _reply({"ok": True, "urls": emu.issued_urls})
 
@@ -309,4 +353,5 @@ def add_routes(emu: Emulator, app: web.Application) -> None:
     app.router.add_route("DELETE", f"{PREFIX}/received", received)
     app.router.add_get(f"{PREFIX}/connect_log", connect_log)
     app.router.add_get(f"{PREFIX}/issued_urls", issued_urls)
+    app.router.add_get(f"{PREFIX}/upgrades", upgrades)
     app.router.add_post(PREFIX + "/{action}", action)

@@ -14,12 +14,14 @@ tests alike:
 
 - read: ``api_url``, ``base_url``, ``control_url``, ``port``, ``bot_token``, ``bot_user_id``,
   ``user_tokens``, ``team_id``, ``general_channel_id``, ``workspace``, ``received``,
-  ``connection_count``, ``connect_calls``, ``connect_log``, ``issued_urls``, ``state()``;
+  ``connection_count``, ``connect_calls``, ``connect_log``, ``issued_urls``, ``upgrades``,
+  ``resumes``, ``state()``;
 - act: ``post_message``, ``inject_event``, ``set_presence``, ``send_goodbye``,
   ``start_migration``, ``drop_connections``, ``set_pong``, ``fail_next_connects``,
   ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,
   ``set_token_error``, ``clear_received``, ``prepare_firehose``, ``firehose``,
-  ``firehose_payloads``;
+  ``firehose_payloads``, ``browser_session``, ``refuse_next_sockets``, ``set_reconnect_urls``,
+  ``expire_reconnect_urls``;
 - wait: ``wait_for_frame``, ``wait_connections``.
 
 Async tests whose client shares the test's event loop should await the ``.aio`` twins (same

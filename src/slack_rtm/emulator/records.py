@@ -34,6 +34,8 @@ class ConnectCall(msgspec.Struct, frozen=True):
         ok: whether it succeeded.
         error: the ``error`` code when it failed.
         params: the parameters received, the token removed.
+        cookie: the ``Cookie`` header as received, or ``None``.
+        user_agent: the ``User-Agent`` header as received, or ``None``.
     """
 
     user_id: str | None
@@ -41,3 +43,14 @@ class ConnectCall(msgspec.Struct, frozen=True):
     ok: bool
     error: str | None = None
     params: dict[str, str] = msgspec.field(default_factory=dict)
+    cookie: str | None = None
+    user_agent: str | None = None
+
+    def __repr__(self) -> str:
+        # The cookie is a person's login: never in a repr.
+        cookie = None if self.cookie is None else "<redacted>"
+        return (
+            f"ConnectCall(user_id={self.user_id!r}, status={self.status!r}, ok={self.ok!r}, "
+            f"error={self.error!r}, params={self.params!r}, cookie={cookie}, "
+            f"user_agent={self.user_agent!r})"
+        )

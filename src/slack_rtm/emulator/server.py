@@ -21,10 +21,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
 from slack_rtm.emulator import firehose as _firehose
+from slack_rtm.emulator.browser import BrowserControls, BrowserSession
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.faults import FaultControls, ForcedAnswer
 from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
 from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
+from slack_rtm.emulator.resume import ResumeControls
 from slack_rtm.emulator.validate import check_count, check_number
 from slack_rtm.emulator.workspace import Presence, User, Workspace
 
@@ -38,15 +40,19 @@ ISSUED_URLS_KEPT = 10_000
 
 
 class Grant(msgspec.Struct, frozen=True):
-    """What an ``rtm.connect`` ticket grants: the user and the connection's presence options."""
+    """What a ticket grants: the user and the connection's presence options; ``session`` is the
+    browser session whose cookies the upgrade must carry, ``resume`` marks a ticket sent in a
+    ``reconnect_url`` event."""
 
     user: User
     expires: float
     batch_presence_aware: bool
     presence_sub: bool
+    session: BrowserSession | None = None
+    resume: bool = False
 
 
-class Emulator(FaultControls):
+class Emulator(FaultControls, BrowserControls, ResumeControls):
     """A local Slack-compatible RTM server: Web API, WebSocket and fault-injection controls.
 
     Use it as ``async with Emulator() as emu:`` or ``await emu.start()`` / ``await emu.stop()``.
@@ -66,6 +72,9 @@ class Emulator(FaultControls):
         max_frame_bytes: client frames larger than this close the socket (1009). Slack: 16 KB.
         echo_own_messages: also deliver a message event to the sender's own sockets.
         control_api: serve the HTTP control API under ``/_emulator/``.
+        reconnect_url_interval: seconds between ``reconnect_url`` events on each connection
+            (the first about ``min(1.0, interval)`` s after ``hello``); ``None``: none sent.
+        reconnect_url_ttl: seconds a ``reconnect_url`` event's URL stays valid.
 
     Raises:
         TypeError, ValueError: on a bad argument.
@@ -86,6 +95,8 @@ class Emulator(FaultControls):
         max_frame_bytes: int = 16 * 1024,
         echo_own_messages: bool = False,
         control_api: bool = True,
+        reconnect_url_interval: float | None = 3.0,
+        reconnect_url_ttl: float = 60.0,
     ) -> None:
         if workspace is not None and not isinstance(workspace, Workspace):
             raise TypeError("workspace must be a Workspace")
@@ -115,6 +126,8 @@ class Emulator(FaultControls):
         self.max_frame_bytes = max_frame_bytes
         self.echo_own_messages = bool(echo_own_messages)
         self.control_api = bool(control_api)
+        self._init_browser()
+        self._init_resume(reconnect_url_interval, reconnect_url_ttl)
 
         self.received: list[ReceivedFrame] = []
         self.connect_calls = 0
@@ -174,12 +187,14 @@ class Emulator(FaultControls):
         self._port = int(sockets[0].getsockname()[1]) if sockets else self._requested_port
         self._changed = asyncio.Event()
         self._runner = runner
+        self._resume_start()
 
     async def stop(self) -> None:
         """Close every connection and stop listening; safe to call twice."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        self._resume_stop()
         for task in list(self._tasks):
             task.cancel()
         for conn in list(self._conns.values()):
@@ -289,11 +304,18 @@ class Emulator(FaultControls):
         self._notify()
 
     def issue_url(
-        self, host: str, user: User, *, batch_presence_aware: bool, presence_sub: bool
+        self,
+        host: str,
+        user: User,
+        *,
+        batch_presence_aware: bool,
+        presence_sub: bool,
+        session: BrowserSession | None = None,
     ) -> str:
         """A fresh single-use WebSocket URL on ``host`` (``HOST:PORT`` as the client reached
         us) whose path holds a new ticket; it is recorded in :attr:`issued_urls`. Called by the
-        Web API handler for each successful ``rtm.connect``."""
+        Web API handler for each successful ``rtm.connect``; ``session``: the browser session
+        whose cookies the upgrade must carry."""
         now = time.monotonic()
         if len(self._tickets) > 10_000:
             self._tickets = {
@@ -305,7 +327,7 @@ class Emulator(FaultControls):
             expires = float("-inf")
         else:
             expires = now + self.url_ttl
-        self._tickets[ticket] = Grant(user, expires, batch_presence_aware, presence_sub)
+        self._tickets[ticket] = Grant(user, expires, batch_presence_aware, presence_sub, session)
         url = f"ws://{host}/websocket/{ticket}"
         self._issued_urls.append(url)
         return url
@@ -319,10 +341,11 @@ class Emulator(FaultControls):
         return list(self._issued_urls)
 
     def redeem_ticket(self, ticket: str) -> Grant | None:
-        """The grant of a valid ticket (now used up), or ``None`` if unknown, used or expired."""
+        """The grant of a valid ticket (now used up), or ``None`` if unknown, used or expired.
+        Resume tickets (:mod:`.resume`) count too."""
         grant = self._tickets.get(ticket)
         if grant is None:
-            return None
+            return self.redeem_resume(ticket)
         self._tickets[ticket] = None
         return grant if time.monotonic() < grant.expires else None
 
@@ -356,6 +379,7 @@ class Emulator(FaultControls):
 
     def close_connection(self, conn: Connection) -> None:
         """Forget a connection whose handler ended."""
+        self.forget_connection(conn.id)
         if self._conns.pop(conn.id, None) is not None:
             self._notify()
 
@@ -587,5 +611,7 @@ class Emulator(FaultControls):
             "pong_enabled": self.pong_enabled,
             "migrating": self.migrating,
             "process_cpu_seconds": time.process_time(),
+            **self.browser_state(),
+            **self.resume_state(),
             "workspace": self.workspace.to_dict(),
         }

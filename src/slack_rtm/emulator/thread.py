@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from slack_rtm.emulator.browser import BrowserSession, Upgrade
 from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
 from slack_rtm.emulator.server import Emulator
 from slack_rtm.emulator.workspace import Presence, Workspace
@@ -189,6 +190,16 @@ class EmulatorThread:
         """A copy of the WebSocket URLs handed out; see :attr:`Emulator.issued_urls`."""
         return self._sync(lambda: self.emulator.issued_urls)
 
+    @property
+    def upgrades(self) -> list[Upgrade]:
+        """A copy of the WebSocket upgrades received; see :attr:`Emulator.upgrades`."""
+        return self._sync(lambda: list(self.emulator.upgrades))
+
+    @property
+    def resumes(self) -> int:
+        """How many connections opened with a ``reconnect_url`` event's URL."""
+        return self._sync(lambda: self.emulator.resumes)
+
     def state(self) -> dict[str, Any]:
         """See :meth:`Emulator.state`."""
         return self._sync(self.emulator.state)
@@ -275,6 +286,22 @@ class EmulatorThread:
     ) -> int:
         """See :meth:`Emulator.firehose_payloads`."""
         return self.call(self.emulator.firehose_payloads(payloads, user_id), timeout)
+
+    def browser_session(self, user_id: str, *, d_s: str | None = None) -> BrowserSession:
+        """See :meth:`Emulator.browser_session`."""
+        return self._sync(lambda: self.emulator.browser_session(user_id, d_s=d_s))
+
+    def refuse_next_sockets(self, n: int, *, after_hello: bool = False) -> None:
+        """See :meth:`Emulator.refuse_next_sockets`."""
+        self._sync(lambda: self.emulator.refuse_next_sockets(n, after_hello=after_hello))
+
+    def set_reconnect_urls(self, enabled: bool, interval: float | None = None) -> None:
+        """See :meth:`Emulator.set_reconnect_urls`."""
+        self._sync(lambda: self.emulator.set_reconnect_urls(enabled, interval))
+
+    def expire_reconnect_urls(self) -> int:
+        """See :meth:`Emulator.expire_reconnect_urls`."""
+        return self._sync(self.emulator.expire_reconnect_urls)
 
 
 class AsyncControls:
@@ -379,3 +406,21 @@ class AsyncControls:
     ) -> int:
         """See :meth:`Emulator.firehose_payloads`."""
         return await self._run(self._owner.emulator.firehose_payloads(payloads, user_id))
+
+    async def browser_session(self, user_id: str, *, d_s: str | None = None) -> BrowserSession:
+        """See :meth:`Emulator.browser_session`."""
+        return await self._sync(lambda: self._owner.emulator.browser_session(user_id, d_s=d_s))
+
+    async def refuse_next_sockets(self, n: int, *, after_hello: bool = False) -> None:
+        """See :meth:`Emulator.refuse_next_sockets`."""
+        await self._sync(
+            lambda: self._owner.emulator.refuse_next_sockets(n, after_hello=after_hello)
+        )
+
+    async def set_reconnect_urls(self, enabled: bool, interval: float | None = None) -> None:
+        """See :meth:`Emulator.set_reconnect_urls`."""
+        await self._sync(lambda: self._owner.emulator.set_reconnect_urls(enabled, interval))
+
+    async def expire_reconnect_urls(self) -> int:
+        """See :meth:`Emulator.expire_reconnect_urls`."""
+        return await self._sync(self._owner.emulator.expire_reconnect_urls)

@@ -1,7 +1,8 @@
 """The emulator's Web API side: ``/api/rtm.connect``, ``/api/auth.test``, and ``unknown_method``.
 
 Tokens are read from ``Authorization: Bearer``, a ``token`` form field (POST), or the query
-string (refused with ``invalid_auth`` when the emulator runs with ``reject_query_tokens``).
+string (refused with ``invalid_auth`` when the emulator runs with ``reject_query_tokens``). A
+browser session's ``xoxc-`` token authenticates only with its cookies (:mod:`.browser`).
 Errors are HTTP 200 ``{"ok": false, "error": ...}`` except rate limiting (HTTP 429 with
 ``Retry-After``), as PROTOCOL §1 describes.
 """
@@ -96,6 +97,8 @@ async def _authenticate(
     if from_query and emu.reject_query_tokens:
         return params, token, None, "invalid_auth"
     user = emu.workspace.user_by_token(token)
+    if user is None:  # a browser session's token, with its cookie(s)?
+        user = emu.browser_user(token, request.headers.get("Cookie"))
     if user is None:
         return params, token, None, "invalid_auth"
     configured = emu.token_errors.get(token)
@@ -129,20 +132,23 @@ async def _rtm_connect(emu: Emulator, request: web.Request) -> web.Response:
     forced = emu.take_forced_connect_failure()
     if forced is not None:
         status, body, headers = forced
-        return _answer(emu, uid, params, status, body, headers)
+        return _answer(emu, request, uid, params, status, body, headers)
     if error is not None or user is None or token is None:
-        return _answer(emu, uid, params, 200, {"ok": False, "error": error or "invalid_auth"})
+        body = {"ok": False, "error": error or "invalid_auth"}
+        return _answer(emu, request, uid, params, 200, body)
     if emu.migrating:
-        return _answer(emu, uid, params, 200, {"ok": False, "error": "migration_in_progress"})
+        body = {"ok": False, "error": "migration_in_progress"}
+        return _answer(emu, request, uid, params, 200, body)
     wait = emu.check_connect_rate(token)
     if wait is not None:
         body = {"ok": False, "error": "ratelimited"}
-        return _answer(emu, uid, params, 429, body, {"Retry-After": str(wait)})
+        return _answer(emu, request, uid, params, 429, body, {"Retry-After": str(wait)})
     url = emu.issue_url(
         request.host,
         user,
         batch_presence_aware=parse_bool(params.get("batch_presence_aware")),
         presence_sub=parse_bool(params.get("presence_sub")),
+        session=emu.session_for_token(token),
     )
     team = emu.workspace.team
     body = {
@@ -153,11 +159,12 @@ async def _rtm_connect(emu: Emulator, request: web.Request) -> web.Response:
     }
     scopes = "bot" if user.is_bot else "client"
     headers = {"X-OAuth-Scopes": scopes, "X-Accepted-OAuth-Scopes": "rtm:stream"}
-    return _answer(emu, uid, params, 200, body, headers)
+    return _answer(emu, request, uid, params, 200, body, headers)
 
 
 def _answer(
     emu: Emulator,
+    request: web.Request,
     user_id: str | None,
     params: dict[str, str],
     status: int,
@@ -167,6 +174,14 @@ def _answer(
     ok = bool(body.get("ok"))
     error = body.get("error")
     emu.record_connect_call(
-        ConnectCall(user_id, status, ok, error if isinstance(error, str) else None, params)
+        ConnectCall(
+            user_id,
+            status,
+            ok,
+            error if isinstance(error, str) else None,
+            params,
+            request.headers.get("Cookie"),
+            request.headers.get("User-Agent"),
+        )
     )
     return _json(body, status, headers)

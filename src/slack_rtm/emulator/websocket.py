@@ -1,5 +1,10 @@
 """The emulator's RTM WebSocket: ``/websocket/<ticket>`` (PROTOCOL §3).
 
+An unknown, used or expired ticket gets :data:`EXPIRED_EVENT` and a close; a browser session's
+upgrade without its cookies, or one refused on purpose, gets the 401 ``error`` frame
+(:mod:`.browser`). Once ``hello`` is sent (with ``"fast_reconnect": true`` on a resume ticket),
+the connection gets ``reconnect_url`` events (:mod:`.resume`).
+
 Every frame a client sends is recorded first, then acted on:
 
 =====================  ==========================================================================
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from aiohttp import WSMsgType, web
 
+from slack_rtm.emulator.browser import admit_upgrade, hello_text
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.records import ReceivedFrame
 
@@ -77,12 +83,16 @@ async def handle_websocket(emu: Emulator, request: web.Request) -> web.StreamRes
     transport = request.transport
     grant = emu.redeem_ticket(request.match_info["ticket"])
     if grant is None or transport is None:
+        emu.record_upgrade(request, None, "expired")
         await ws.send_str(msgspec.json.encode(EXPIRED_EVENT).decode())
         await ws.close(code=1008, message=b"socket URL has expired")
         return ws
+    if not await admit_upgrade(emu, request, ws, grant):  # browser cookies, refuse_next_sockets
+        return ws
     conn = emu.open_connection(grant, ws, writer, transport)
     try:
-        await conn.send({"type": "hello"})
+        await conn.send_text(hello_text(grant))
+        emu.connection_ready(conn, grant, request.host)
         async for msg in ws:
             if msg.type == WSMsgType.PING:
                 if emu.pong_enabled and not conn.closed:
