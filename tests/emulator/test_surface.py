@@ -13,6 +13,7 @@ _NOT_CONTROLS = {
     "make_message_event", "next_ts", "open_connection", "record_connect_call", "record_frame",
     "redeem_ticket", "send_presence_state", "take_forced_connect_failure", "take_write",
     "start", "stop", "start_in_thread", "state",
+    "record_message", "reconnect_held", "upgrade_held",
 }  # fmt: skip
 
 

@@ -19,7 +19,8 @@ tests alike:
   ``start_migration``, ``drop_connections``, ``set_pong``, ``fail_next_connects``,
   ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,
   ``set_token_error``, ``clear_received``, ``prepare_firehose``, ``firehose``,
-  ``firehose_payloads``;
+  ``firehose_payloads``, ``post_messages``, ``set_history_rate_limit``,
+  ``rate_limit_next_history_calls``, ``hold_reconnects``, ``drop_and_hold``;
 - wait: ``wait_for_frame``, ``wait_connections``.
 
 Async tests whose client shares the test's event loop should await the ``.aio`` twins (same

@@ -23,6 +23,8 @@ from aiohttp.abc import AbstractStreamWriter
 from slack_rtm.emulator import firehose as _firehose
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.faults import FaultControls, ForcedAnswer
+from slack_rtm.emulator.history import HISTORY_LIMIT
+from slack_rtm.emulator.history_controls import HistoryControls
 from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
 from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
 from slack_rtm.emulator.validate import check_count, check_number
@@ -46,7 +48,7 @@ class Grant(msgspec.Struct, frozen=True):
     presence_sub: bool
 
 
-class Emulator(FaultControls):
+class Emulator(FaultControls, HistoryControls):
     """A local Slack-compatible RTM server: Web API, WebSocket and fault-injection controls.
 
     Use it as ``async with Emulator() as emu:`` or ``await emu.start()`` / ``await emu.stop()``.
@@ -66,6 +68,8 @@ class Emulator(FaultControls):
         max_frame_bytes: client frames larger than this close the socket (1009). Slack: 16 KB.
         echo_own_messages: also deliver a message event to the sender's own sockets.
         control_api: serve the HTTP control API under ``/_emulator/``.
+        history_limit: messages kept per conversation for the history methods (PROTOCOL §8),
+            replies included; the oldest go first (:mod:`.history_controls`).
 
     Raises:
         TypeError, ValueError: on a bad argument.
@@ -86,6 +90,7 @@ class Emulator(FaultControls):
         max_frame_bytes: int = 16 * 1024,
         echo_own_messages: bool = False,
         control_api: bool = True,
+        history_limit: int = HISTORY_LIMIT,
     ) -> None:
         if workspace is not None and not isinstance(workspace, Workspace):
             raise TypeError("workspace must be a Workspace")
@@ -136,6 +141,7 @@ class Emulator(FaultControls):
         self._changed: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._prepared: dict[int, list[_firehose.Chunk]] = {}
+        self._init_history(history_limit)
 
     def __repr__(self) -> str:
         state = f"port={self._port}" if self._runner is not None else "stopped"
@@ -395,8 +401,11 @@ class Emulator(FaultControls):
     async def deliver_to_channel(
         self, event: dict[str, Any], channel_id: str, *, exclude_user: str | None = None
     ) -> int:
-        """Send an event to every socket of the channel's members; returns sockets reached."""
+        """Send an event to every socket of the channel's members; returns sockets reached.
+        A ``message`` event is recorded in :attr:`history` first."""
         self.workspace.channel(channel_id)  # raises for an unknown channel, as members() did
+        if event.get("type") == "message":
+            self.record_message(event)
         is_member = self.workspace.is_member
         skip = None if self.echo_own_messages else exclude_user
         targets = [c for c in self._conns.values()
@@ -462,6 +471,8 @@ class Emulator(FaultControls):
 
     async def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
         """Send any event to every socket (or only ``user_id``'s); returns sockets reached.
+        A ``message`` event of a known ``channel`` with a valid ``ts`` is also recorded in
+        :attr:`history` (``message_changed``/``message_deleted`` edit or remove a stored one).
 
         Raises:
             TypeError: ``event`` is not a dict; ValueError: unknown ``user_id``.
@@ -470,6 +481,7 @@ class Emulator(FaultControls):
             raise TypeError("event must be a dict")
         if user_id is not None:
             self.workspace.user(user_id)
+        self.record_message(event)
         return await self._send_all(self._targets(user_id), event)
 
     async def set_presence(self, user_id: str, presence: Presence) -> int:
@@ -531,7 +543,8 @@ class Emulator(FaultControls):
     async def firehose(self, n: int, user_id: str | None = None) -> int:
         """Stream ``n`` pre-encoded realistic ``message`` events (``ts`` strictly increasing)
         to every socket (or ``user_id``'s) as fast as each socket takes them, honouring flow
-        control. Returns the events sent, summed over the sockets.
+        control. Returns the events sent, summed over the sockets. Firehose messages are not
+        recorded in :attr:`history`, so that it costs the firehose nothing.
 
         Raises:
             ValueError: ``n`` is negative or ``user_id`` is unknown.
