@@ -81,7 +81,7 @@ def _flag(params: dict[str, str], name: str) -> bool:
 def _limit(params: dict[str, str], default: int, cap: int) -> int:
     raw = params.get("limit", "").strip()
     if not raw:
-        return default
+        return min(default, cap)
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
         raise _BadArgument("invalid value for limit: a whole number >= 0 is expected")
     value = int(raw)

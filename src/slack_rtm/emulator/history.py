@@ -311,7 +311,7 @@ class HistoryStore:
     def _trim(self, conv: _Conversation) -> None:
         while conv.count > self.limit:
             if len(conv.top) == 1 and conv.threads:  # one huge thread: drop its oldest reply
-                (parent_key, thread), = conv.threads.items()
+                ((parent_key, thread),) = conv.threads.items()
                 conv.reply_parent.pop(thread.keys[0], None)
                 thread.pop(0)
                 conv.count -= 1
