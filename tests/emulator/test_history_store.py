@@ -360,3 +360,24 @@ def test_rate_limits_pure() -> None:
     ):
         with pytest.raises(ValueError, match=r"per_minute|max_limit|method|n must|retry_after"):
             bad()
+
+
+def test_trimming_many_keeps_order_and_lookups() -> None:
+    store = _filled(300, limit=50)  # trims 250 times: the dead prefix is cut off on the way
+    assert store.count(C) == 50
+    assert _all_history(store, limit=7) == [_ts(i) for i in range(300, 250, -1)]
+    assert store.record(_msg(_ts(100), "too old"))  # inserted, then trimmed as the oldest
+    assert store.count(C) == 50
+    assert _texts(store.history(C, limit=1, oldest=_ts(250), inclusive=True)) == [_ts(300)]
+    assert _texts(store.history(C, latest=_ts(252))) == [_ts(251)]
+    deleted = {"type": "message", "subtype": "message_deleted", "channel": C, "ts": _ts(999),
+               "deleted_ts": _ts(260)}  # fmt: skip
+    assert store.record(deleted)
+    assert store.record(_msg(_ts(270), "edited"))
+    assert store.record(_msg(_ts(301), "reply", thread_ts=_ts(251)))
+    assert _texts(store.replies(C, _ts(301))) == [_ts(251), "reply"]
+    history = _all_history(store, limit=9)
+    assert len(history) == 49  # 50 - the deleted one; the reply is the 50th message
+    assert _ts(260) not in history
+    assert "edited" in history
+    assert _ts(251) in history

@@ -20,8 +20,9 @@ Choices where Slack documents nothing (uncertain):
 
 Cursors are opaque: base64 of a position plus an HMAC over the query (channel, thread, oldest,
 latest, inclusive) under a secret of this store, so a cursor this store did not issue, or one
-for another query, is refused with ``invalid_cursor``. A position is the ``ts`` of the last
-message handed out, so pages stay stable while new messages arrive.
+for another query, is refused with ``invalid_cursor``. A position is a ``ts`` bound (below the
+last message handed out for ``history``, past it for ``replies``), not an offset, so pages stay
+stable while new messages arrive.
 
 The store is bounded: at most ``limit`` messages (replies included) per conversation; the oldest
 top-level message goes first, with its thread. The firehose benchmark's pre-encoded messages
@@ -63,6 +64,7 @@ _MAX_CURSOR_LEN = 512
 _THREAD_KEYS: Final = ("thread_ts", "reply_count", "reply_users_count", "latest_reply",
                        "reply_users")  # fmt: skip
 _DROPPED: Final = frozenset({"type", "channel", "event_ts"})
+_GONE: Final[dict[str, Any]] = {}
 
 
 class HistoryError(Exception):
@@ -164,25 +166,35 @@ class CursorCodec:
 
 
 class _Timeline:
-    """Messages sorted by ``ts``: parallel lists of keys and messages."""
+    """Messages sorted by ``ts``: parallel lists of keys and messages.
 
-    __slots__ = ("items", "keys")
+    Indices are absolute; the live entries are ``[head:]``. Dropping the oldest entry (the
+    store's trimming, once per message when full) only moves ``head``; the dead prefix is cut
+    off once it is as long as the rest, so trimming costs O(1) amortized, not a list shift.
+    """
+
+    __slots__ = ("head", "items", "keys")
 
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.items: list[dict[str, Any]] = []
+        self.head = 0
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.keys) - self.head
+
+    def live(self) -> list[dict[str, Any]]:
+        """The live messages, oldest first."""
+        return self.items[self.head :]
 
     def add(self, key: int, item: dict[str, Any]) -> dict[str, Any] | None:
         """Insert (or replace the message with the same ``ts``); returns the replaced one."""
         keys = self.keys
-        if not keys or key > keys[-1]:  # the usual case: newer than everything
+        if len(keys) == self.head or key > keys[-1]:  # the usual case: newer than everything
             keys.append(key)
             self.items.append(item)
             return None
-        i = bisect_left(keys, key)
+        i = bisect_left(keys, key, self.head)
         if i < len(keys) and keys[i] == key:
             old = self.items[i]
             self.items[i] = item
@@ -192,17 +204,26 @@ class _Timeline:
         return None
 
     def index(self, key: int) -> int | None:
-        i = bisect_left(self.keys, key)
+        i = bisect_left(self.keys, key, self.head)
         return i if i < len(self.keys) and self.keys[i] == key else None
 
     def pop(self, i: int) -> dict[str, Any]:
-        del self.keys[i]
-        return self.items.pop(i)
+        if i != self.head:
+            del self.keys[i]
+            return self.items.pop(i)
+        item = self.items[i]
+        self.items[i] = _GONE  # let the message go now; its slot goes at the next cut
+        self.head += 1
+        if self.head >= 64 and self.head * 2 >= len(self.keys):
+            del self.keys[: self.head]
+            del self.items[: self.head]
+            self.head = 0
+        return item
 
     def span(self, lo: int, hi: int) -> tuple[int, int]:
-        """Indices ``i, j``: ``keys[i:j]`` are the keys with ``lo <= key < hi``."""
-        i = bisect_left(self.keys, lo)
-        return i, max(i, bisect_left(self.keys, hi))
+        """Indices ``i, j``: ``keys[i:j]`` are the live keys with ``lo <= key < hi``."""
+        i = bisect_left(self.keys, lo, self.head)
+        return i, max(i, bisect_left(self.keys, hi, i))
 
 
 class _Conversation:
@@ -312,13 +333,13 @@ class HistoryStore:
         while conv.count > self.limit:
             if len(conv.top) == 1 and conv.threads:  # one huge thread: drop its oldest reply
                 ((parent_key, thread),) = conv.threads.items()
-                conv.reply_parent.pop(thread.keys[0], None)
-                thread.pop(0)
+                conv.reply_parent.pop(thread.keys[thread.head], None)
+                thread.pop(thread.head)
                 conv.count -= 1
                 if not thread:
                     del conv.threads[parent_key]
                 continue
-            self._drop_top(conv, 0)
+            self._drop_top(conv, conv.top.head)
 
     def _drop_top(self, conv: _Conversation, i: int) -> None:
         key = conv.top.keys[i]
@@ -327,7 +348,7 @@ class HistoryStore:
         thread = conv.threads.pop(key, None)
         if thread is not None:
             conv.count -= len(thread)
-            for reply_key in thread.keys:
+            for reply_key in thread.keys[thread.head :]:
                 conv.reply_parent.pop(reply_key, None)
 
     def _change(self, channel: str, message: object) -> bool:
@@ -484,7 +505,7 @@ def _with_thread_fields(parent: dict[str, Any], thread: _Timeline) -> dict[str, 
     if not thread:
         return out
     users: list[str] = []
-    for reply in thread.items:
+    for reply in thread.live():
         user = reply.get("user")
         if isinstance(user, str) and user not in users:
             users.append(user)

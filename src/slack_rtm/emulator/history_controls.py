@@ -153,12 +153,11 @@ class HistoryControls:
 
     def reconnect_held(self, user_id: str | None) -> bool:
         """Whether ``user_id``'s reconnects are refused now (:meth:`hold_reconnects`)."""
-        until = self._held_until.get(user_id) if user_id is not None else None
-        if until is None:
+        if user_id is None or user_id not in self._held_until:
             return False
-        if time.monotonic() < until:
+        if time.monotonic() < self._held_until[user_id]:
             return True
-        del self._held_until[user_id]  # type: ignore[arg-type]
+        del self._held_until[user_id]
         return False
 
     def upgrade_held(self, ticket: str) -> bool:
