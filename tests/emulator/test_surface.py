@@ -13,8 +13,9 @@ _NOT_CONTROLS = {
     "make_message_event", "next_ts", "open_connection", "record_connect_call", "record_frame",
     "redeem_ticket", "send_presence_state", "take_forced_connect_failure", "take_write",
     "start", "stop", "start_in_thread", "state",
-    "browser_state", "browser_user", "connection_ready", "forget_connection", "record_upgrade",
-    "redeem_resume", "resume_state", "session_for_token", "take_refusal",
+    "browser_state", "browser_user", "connection_ready", "forget_connection", "record_message",
+    "reconnect_held", "record_upgrade", "redeem_resume", "resume_state", "session_for_token",
+    "take_refusal", "upgrade_held",
 }  # fmt: skip
 
 

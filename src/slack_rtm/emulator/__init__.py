@@ -28,6 +28,11 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
   Origin and User-Agent headers), ``resumes`` (connections opened by a reconnect URL).
 - Load: ``prepare_firehose(n)``, ``firehose(n, user_id=None)``,
   ``firehose_payloads(payloads, user_id=None)``.
+- History (PROTOCOL §8): ``history`` (the stored messages behind ``conversations.history``,
+  ``conversations.replies``, ``users.conversations``, ``conversations.info``),
+  ``post_messages(messages)``, ``set_history_rate_limit(per_minute, max_limit=None,
+  method=None)``, ``rate_limit_next_history_calls(n, retry_after=1)``; gaps:
+  ``hold_reconnects(user_id, seconds)``, ``drop_and_hold(user_id, seconds, abrupt=True)``.
 - Records and waits: ``received`` (frames clients sent), ``clear_received()``,
   ``connect_log`` / ``connect_calls`` (answered ``rtm.connect`` calls), ``issued_urls`` (the
   WebSocket URLs handed out: credentials, for leak checks), ``state()``,
@@ -42,6 +47,8 @@ Python controls), :mod:`.faults` (fault injection), :mod:`.webapi` (``rtm.connec
 ``auth.test``), :mod:`.websocket` (the RTM session), :mod:`.connection` (one client socket),
 :mod:`.control` (the HTTP control API), :mod:`.firehose` (pre-encoded event streams),
 :mod:`.limits` (rate limits, timestamps), :mod:`.records` (what is recorded),
+:mod:`.history` (the message store and its queries), :mod:`.conversations` (the history
+methods), :mod:`.history_controls` (history rate limits and gap controls),
 :mod:`.thread` (:class:`EmulatorThread`), :mod:`.pytest_plugin` (the ``slack_emulator`` fixture).
 Also :mod:`.browser` (browser sessions, upgrade records, refused sockets) and :mod:`.resume`
 (``reconnect_url`` events and resume tickets).

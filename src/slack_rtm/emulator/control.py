@@ -55,6 +55,21 @@ route                                          body -> answer
 ``POST /_emulator/wait_for_frame``             ``{match, timeout?}`` -> ``{frame}``: the first
 (wait_frame)                                   frame whose JSON has every key/value of ``match``
 =============================================  ==================================================
+
+History and gaps (PROTOCOL §8; :mod:`.history_controls`):
+
+==================================================  =============================================
+route                                               body -> answer
+==================================================  =============================================
+``POST /_emulator/post_messages``                   ``{messages: [{user_id, channel_id, text,
+                                                    thread_ts?}]}`` -> ``{ts: [...]}``
+``POST /_emulator/set_history_rate_limit``          ``{per_minute, max_limit?, method?}``
+                                                    (``per_minute: null`` lifts the limit)
+``POST /_emulator/rate_limit_next_history_calls``   ``{n, retry_after?}``
+``POST /_emulator/hold_reconnects``                 ``{user_id, seconds}`` (``0`` lifts it)
+``POST /_emulator/drop_and_hold``                   ``{user_id, seconds, abrupt?}`` ->
+                                                    ``{dropped}``
+==================================================  =============================================
 """
 
 from __future__ import annotations
@@ -242,6 +257,34 @@ async def _wait_frame(emu: Emulator, b: Body) -> Body:
     return {"frame": _frame(frame)}
 
 
+async def _post_messages(emu: Emulator, b: Body) -> Body:
+    return {"ts": await emu.post_messages(_req(b, "messages"))}
+
+
+async def _history_rate_limit(emu: Emulator, b: Body) -> Body:
+    emu.set_history_rate_limit(
+        _req(b, "per_minute"), max_limit=b.get("max_limit"), method=b.get("method")
+    )
+    return {}
+
+
+async def _rate_limit_history(emu: Emulator, b: Body) -> Body:
+    emu.rate_limit_next_history_calls(_req(b, "n"), b.get("retry_after", 1))
+    return {}
+
+
+async def _hold_reconnects(emu: Emulator, b: Body) -> Body:
+    emu.hold_reconnects(_req(b, "user_id"), _req(b, "seconds"))
+    return {}
+
+
+async def _drop_and_hold(emu: Emulator, b: Body) -> Body:
+    dropped = await emu.drop_and_hold(
+        _req(b, "user_id"), _req(b, "seconds"), abrupt=_bool(b, "abrupt", True)
+    )
+    return {"dropped": dropped}
+
+
 _ACTIONS: dict[str, Action] = {
     "post_message": _post_message,
     "inject_event": _inject,
@@ -265,6 +308,11 @@ _ACTIONS: dict[str, Action] = {
     "refuse_next_sockets": _refuse_sockets,
     "set_reconnect_urls": _reconnect_urls,
     "expire_reconnect_urls": _expire_reconnect_urls,
+    "post_messages": _post_messages,
+    "set_history_rate_limit": _history_rate_limit,
+    "rate_limit_next_history_calls": _rate_limit_history,
+    "hold_reconnects": _hold_reconnects,
+    "drop_and_hold": _drop_and_hold,
 }
 
 #: Older, shorter route names (kept working).

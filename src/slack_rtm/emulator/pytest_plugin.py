@@ -21,7 +21,8 @@ tests alike:
   ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,
   ``set_token_error``, ``clear_received``, ``prepare_firehose``, ``firehose``,
   ``firehose_payloads``, ``browser_session``, ``refuse_next_sockets``, ``set_reconnect_urls``,
-  ``expire_reconnect_urls``;
+  ``expire_reconnect_urls``, ``post_messages``, ``set_history_rate_limit``,
+  ``rate_limit_next_history_calls``, ``hold_reconnects``, ``drop_and_hold``;
 - wait: ``wait_for_frame``, ``wait_connections``.
 
 Async tests whose client shares the test's event loop should await the ``.aio`` twins (same

@@ -24,6 +24,8 @@ from slack_rtm.emulator import firehose as _firehose
 from slack_rtm.emulator.browser import BrowserControls, BrowserSession
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.faults import FaultControls, ForcedAnswer
+from slack_rtm.emulator.history import HISTORY_LIMIT
+from slack_rtm.emulator.history_controls import HistoryControls
 from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
 from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
 from slack_rtm.emulator.resume import ResumeControls
@@ -52,7 +54,7 @@ class Grant(msgspec.Struct, frozen=True):
     resume: bool = False
 
 
-class Emulator(FaultControls, BrowserControls, ResumeControls):
+class Emulator(FaultControls, BrowserControls, ResumeControls, HistoryControls):
     """A local Slack-compatible RTM server: Web API, WebSocket and fault-injection controls.
 
     Use it as ``async with Emulator() as emu:`` or ``await emu.start()`` / ``await emu.stop()``.
@@ -75,6 +77,8 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
         reconnect_url_interval: seconds between ``reconnect_url`` events on each connection
             (the first about ``min(1.0, interval)`` s after ``hello``); ``None``: none sent.
         reconnect_url_ttl: seconds a ``reconnect_url`` event's URL stays valid.
+        history_limit: messages kept per conversation for the history methods (PROTOCOL §8),
+            replies included; the oldest go first (:mod:`.history_controls`).
 
     Raises:
         TypeError, ValueError: on a bad argument.
@@ -97,6 +101,7 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
         control_api: bool = True,
         reconnect_url_interval: float | None = 3.0,
         reconnect_url_ttl: float = 60.0,
+        history_limit: int = HISTORY_LIMIT,
     ) -> None:
         if workspace is not None and not isinstance(workspace, Workspace):
             raise TypeError("workspace must be a Workspace")
@@ -149,6 +154,7 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
         self._changed: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._prepared: dict[int, list[_firehose.Chunk]] = {}
+        self._init_history(history_limit)
 
     def __repr__(self) -> str:
         state = f"port={self._port}" if self._runner is not None else "stopped"
@@ -419,8 +425,11 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
     async def deliver_to_channel(
         self, event: dict[str, Any], channel_id: str, *, exclude_user: str | None = None
     ) -> int:
-        """Send an event to every socket of the channel's members; returns sockets reached."""
+        """Send an event to every socket of the channel's members; returns sockets reached.
+        A ``message`` event is recorded in :attr:`history` first."""
         self.workspace.channel(channel_id)  # raises for an unknown channel, as members() did
+        if event.get("type") == "message":
+            self.record_message(event)
         is_member = self.workspace.is_member
         skip = None if self.echo_own_messages else exclude_user
         targets = [c for c in self._conns.values()
@@ -486,6 +495,8 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
 
     async def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
         """Send any event to every socket (or only ``user_id``'s); returns sockets reached.
+        A ``message`` event of a known ``channel`` with a valid ``ts`` is also recorded in
+        :attr:`history` (``message_changed``/``message_deleted`` edit or remove a stored one).
 
         Raises:
             TypeError: ``event`` is not a dict; ValueError: unknown ``user_id``.
@@ -494,6 +505,7 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
             raise TypeError("event must be a dict")
         if user_id is not None:
             self.workspace.user(user_id)
+        self.record_message(event)
         return await self._send_all(self._targets(user_id), event)
 
     async def set_presence(self, user_id: str, presence: Presence) -> int:
@@ -555,7 +567,8 @@ class Emulator(FaultControls, BrowserControls, ResumeControls):
     async def firehose(self, n: int, user_id: str | None = None) -> int:
         """Stream ``n`` pre-encoded realistic ``message`` events (``ts`` strictly increasing)
         to every socket (or ``user_id``'s) as fast as each socket takes them, honouring flow
-        control. Returns the events sent, summed over the sockets.
+        control. Returns the events sent, summed over the sockets. Firehose messages are not
+        recorded in :attr:`history`, so that it costs the firehose nothing.
 
         Raises:
             ValueError: ``n`` is negative or ``user_id`` is unknown.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -302,6 +302,31 @@ class EmulatorThread:
     def expire_reconnect_urls(self) -> int:
         """See :meth:`Emulator.expire_reconnect_urls`."""
         return self._sync(self.emulator.expire_reconnect_urls)
+    def post_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[str]:
+        """See :meth:`Emulator.post_messages`."""
+        return self.call(self.emulator.post_messages(messages))
+
+    def set_history_rate_limit(
+        self, per_minute: int | None, *, max_limit: int | None = None, method: str | None = None
+    ) -> None:
+        """See :meth:`Emulator.set_history_rate_limit`."""
+        self._sync(
+            lambda: self.emulator.set_history_rate_limit(
+                per_minute, max_limit=max_limit, method=method
+            )
+        )
+
+    def rate_limit_next_history_calls(self, n: int, retry_after: int = 1) -> None:
+        """See :meth:`Emulator.rate_limit_next_history_calls`."""
+        self._sync(lambda: self.emulator.rate_limit_next_history_calls(n, retry_after))
+
+    def hold_reconnects(self, user_id: str, seconds: float) -> None:
+        """See :meth:`Emulator.hold_reconnects`."""
+        self._sync(lambda: self.emulator.hold_reconnects(user_id, seconds))
+
+    def drop_and_hold(self, user_id: str, seconds: float, *, abrupt: bool = True) -> int:
+        """See :meth:`Emulator.drop_and_hold`."""
+        return self.call(self.emulator.drop_and_hold(user_id, seconds, abrupt=abrupt))
 
 
 class AsyncControls:
@@ -424,3 +449,32 @@ class AsyncControls:
     async def expire_reconnect_urls(self) -> int:
         """See :meth:`Emulator.expire_reconnect_urls`."""
         return await self._sync(self._owner.emulator.expire_reconnect_urls)
+    async def post_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[str]:
+        """See :meth:`Emulator.post_messages`."""
+        return await self._run(self._owner.emulator.post_messages(messages))
+
+    async def set_history_rate_limit(
+        self, per_minute: int | None, *, max_limit: int | None = None, method: str | None = None
+    ) -> None:
+        """See :meth:`Emulator.set_history_rate_limit`."""
+        await self._sync(
+            lambda: self._owner.emulator.set_history_rate_limit(
+                per_minute, max_limit=max_limit, method=method
+            )
+        )
+
+    async def rate_limit_next_history_calls(self, n: int, retry_after: int = 1) -> None:
+        """See :meth:`Emulator.rate_limit_next_history_calls`."""
+        await self._sync(
+            lambda: self._owner.emulator.rate_limit_next_history_calls(n, retry_after)
+        )
+
+    async def hold_reconnects(self, user_id: str, seconds: float) -> None:
+        """See :meth:`Emulator.hold_reconnects`."""
+        await self._sync(lambda: self._owner.emulator.hold_reconnects(user_id, seconds))
+
+    async def drop_and_hold(self, user_id: str, seconds: float, *, abrupt: bool = True) -> int:
+        """See :meth:`Emulator.drop_and_hold`."""
+        return await self._run(
+            self._owner.emulator.drop_and_hold(user_id, seconds, abrupt=abrupt)
+        )

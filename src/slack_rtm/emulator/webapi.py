@@ -1,4 +1,5 @@
-"""The emulator's Web API side: ``/api/rtm.connect``, ``/api/auth.test``, and ``unknown_method``.
+"""The emulator's Web API side: ``/api/rtm.connect``, ``/api/auth.test``, the history methods
+of :mod:`.conversations` (``conversations.history`` and friends), and ``unknown_method``.
 
 Tokens are read from ``Authorization: Bearer``, a ``token`` form field (POST), or the query
 string (refused with ``invalid_auth`` when the emulator runs with ``reject_query_tokens``). A
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from slack_rtm.emulator import conversations
+from slack_rtm.emulator.history_controls import HOLD_ERROR
 from slack_rtm.emulator.records import ConnectCall
 from slack_rtm.emulator.workspace import User
 
@@ -84,6 +87,8 @@ async def handle_api(emu: Emulator, request: web.Request) -> web.StreamResponse:
         return await _rtm_connect(emu, request)
     if method == "auth.test":
         return await _auth_test(emu, request)
+    if method in conversations.METHODS:  # PROTOCOL §8: conversations.history and friends
+        return await _conversations(emu, request, method)
     return _json({"ok": False, "error": "unknown_method"})
 
 
@@ -126,6 +131,14 @@ async def _auth_test(emu: Emulator, request: web.Request) -> web.Response:
     return _json(body)
 
 
+async def _conversations(emu: Emulator, request: web.Request, method: str) -> web.Response:
+    params, token, user, error = await _authenticate(emu, request)
+    if error is not None or user is None or token is None:
+        return _json({"ok": False, "error": error or "invalid_auth"})
+    status, body, headers = conversations.METHODS[method](emu, method, token, user, params)
+    return _json(body, status, headers)
+
+
 async def _rtm_connect(emu: Emulator, request: web.Request) -> web.Response:
     params, token, user, error = await _authenticate(emu, request)
     uid = user.id if user is not None else None
@@ -136,6 +149,8 @@ async def _rtm_connect(emu: Emulator, request: web.Request) -> web.Response:
     if error is not None or user is None or token is None:
         body = {"ok": False, "error": error or "invalid_auth"}
         return _answer(emu, request, uid, params, 200, body)
+    if emu.reconnect_held(uid):  # hold_reconnects(): a transient error, clients retry
+        return _answer(emu, request, uid, params, 200, {"ok": False, "error": HOLD_ERROR})
     if emu.migrating:
         body = {"ok": False, "error": "migration_in_progress"}
         return _answer(emu, request, uid, params, 200, body)

@@ -76,6 +76,8 @@ _MAX_AIOHTTP_MSG = 4 * 1024 * 1024
 
 async def handle_websocket(emu: Emulator, request: web.Request) -> web.StreamResponse:
     """Run one client WebSocket from handshake to close."""
+    if emu.upgrade_held(request.match_info["ticket"]):  # hold_reconnects(): refuse, keep ticket
+        return web.Response(status=503, text="service unavailable")
     ws = web.WebSocketResponse(
         autoping=False, compress=False, max_msg_size=_MAX_AIOHTTP_MSG, timeout=2.0
     )

@@ -1,0 +1,293 @@
+"""The emulator's history methods (PROTOCOL §8): answers for an authenticated caller.
+
+:mod:`.webapi` authenticates the call (so every token and cookie check applies) and hands the
+parameters here through :data:`METHODS`; each handler returns ``(status, body, headers)``.
+
+=========================  ====================================================================
+method                      answer
+=========================  ====================================================================
+``conversations.history``   ``{ok, messages (newest first), has_more, pin_count: 0,
+                            response_metadata: {next_cursor}}``; params ``channel``,
+                            ``oldest``, ``latest``, ``inclusive``, ``limit`` (default 100, at
+                            most 999), ``cursor``
+``conversations.replies``   ``{ok, messages (oldest first, the parent first), has_more,
+                            response_metadata: {next_cursor}}``; params ``channel``, ``ts``,
+                            ``oldest``, ``latest``, ``inclusive``, ``limit`` (default 1000, at
+                            most 1000), ``cursor``
+``users.conversations``     ``{ok, channels: [...], response_metadata: {next_cursor}}`` of the
+                            caller (or ``user``); params ``types`` (default
+                            ``public_channel``), ``exclude_archived``, ``limit`` (default 100,
+                            at most 1000), ``cursor``, ``user``
+``conversations.info``      ``{ok, channel: {...}}``; params ``channel``,
+                            ``include_num_members``
+=========================  ====================================================================
+
+Errors are HTTP 200 ``{"ok": false, "error": ...}``: ``channel_not_found`` (unknown, or a
+private channel or DM the caller is not in), ``not_in_channel`` (history of a public channel
+the caller is not in), ``thread_not_found``, ``invalid_cursor``, ``invalid_ts_oldest``,
+``invalid_ts_latest``, ``invalid_types``, ``user_not_found``, and ``invalid_arguments`` (a
+missing required parameter or a ``limit`` that is not a whole number, with
+``response_metadata.messages`` saying which). Over the rate limit of the two history methods
+(:class:`~slack_rtm.emulator.history_controls.HistoryRateLimits`): HTTP 429, ``Retry-After``,
+``{"ok": false, "error": "ratelimited"}``. A ``limit`` over the cap is lowered silently, as
+Slack does; ``limit=0`` means the default.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from slack_rtm.emulator.history import DEFAULT_PAGE, HistoryError, Page
+from slack_rtm.emulator.workspace import Channel, User
+
+if TYPE_CHECKING:
+    from slack_rtm.emulator.server import Emulator
+
+__all__ = ["METHODS", "Answer", "channel_object"]
+
+#: ``(HTTP status, JSON body, extra headers)``.
+Answer = tuple[int, dict[str, Any], dict[str, str] | None]
+Handler = Callable[["Emulator", str, str, User, dict[str, str]], Answer]
+
+_TYPES: Final = {"public": "public_channel", "private": "private_channel", "im": "im"}
+_KNOWN_TYPES: Final = frozenset({"public_channel", "private_channel", "mpim", "im"})
+_MAX_LIST: Final = 1000
+_REPLIES_DEFAULT: Final = 1000
+
+
+class _BadArgument(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _error(code: str, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    return status, {"ok": False, "error": code}, headers
+
+
+def _bad(message: str) -> Answer:
+    body = {"ok": False, "error": "invalid_arguments",
+            "response_metadata": {"messages": [f"[ERROR] {message}"]}}  # fmt: skip
+    return 200, body, None
+
+
+def _flag(params: dict[str, str], name: str) -> bool:
+    value = params.get(name)
+    return value is not None and value.strip().lower() in ("1", "true")
+
+
+def _limit(params: dict[str, str], default: int, cap: int) -> int:
+    raw = params.get("limit", "").strip()
+    if not raw:
+        return min(default, cap)
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise _BadArgument("invalid value for limit: a whole number >= 0 is expected")
+    value = int(raw)
+    return min(value, cap) if value else min(default, cap)
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "")
+    if not value:
+        raise _BadArgument(f"missing required field: {name}")
+    return value
+
+
+def _page_body(page: Page, **extra: Any) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "messages": page.messages,
+        "has_more": page.has_more,
+        **extra,
+        "response_metadata": {"next_cursor": page.next_cursor},
+    }
+
+
+def _readable(emu: Emulator, channel_id: str, user: User) -> str | None:
+    """The error for reading ``channel_id``'s messages as ``user``, or ``None``."""
+    ch = emu.workspace.channels.get(channel_id)
+    if ch is None:
+        return "channel_not_found"
+    if emu.workspace.is_member(channel_id, user.id):
+        return None
+    return "not_in_channel" if ch.kind == "public" else "channel_not_found"
+
+
+def _throttled(emu: Emulator, method: str, token: str) -> Answer | None:
+    wait = emu.history_limits.check(token, method, time.monotonic())
+    if wait is None:
+        return None
+    return _error("ratelimited", 429, {"Retry-After": str(wait)})
+
+
+def _history(emu: Emulator, method: str, token: str, user: User, params: dict[str, str]) -> Answer:
+    throttled = _throttled(emu, method, token)
+    if throttled is not None:
+        return throttled
+    try:
+        channel = _required(params, "channel")
+        limit = _limit(params, DEFAULT_PAGE, emu.history_limits.max_limit(method))
+    except _BadArgument as exc:
+        return _bad(exc.message)
+    error = _readable(emu, channel, user)
+    if error is not None:
+        return _error(error)
+    try:
+        page = emu.history.history(
+            channel,
+            oldest=params.get("oldest"),
+            latest=params.get("latest"),
+            inclusive=_flag(params, "inclusive"),
+            limit=limit,
+            cursor=params.get("cursor") or None,
+        )
+    except HistoryError as exc:
+        return _error(exc.code)
+    return 200, _page_body(page, pin_count=0), None
+
+
+def _replies(emu: Emulator, method: str, token: str, user: User, params: dict[str, str]) -> Answer:
+    throttled = _throttled(emu, method, token)
+    if throttled is not None:
+        return throttled
+    try:
+        channel = _required(params, "channel")
+        ts = _required(params, "ts")
+        limit = _limit(params, _REPLIES_DEFAULT, emu.history_limits.max_limit(method))
+    except _BadArgument as exc:
+        return _bad(exc.message)
+    error = _readable(emu, channel, user)
+    if error is not None:
+        return _error(error)
+    try:
+        page = emu.history.replies(
+            channel,
+            ts,
+            oldest=params.get("oldest"),
+            latest=params.get("latest"),
+            inclusive=_flag(params, "inclusive"),
+            limit=limit,
+            cursor=params.get("cursor") or None,
+        )
+    except HistoryError as exc:
+        return _error(exc.code)
+    return 200, _page_body(page), None
+
+
+def channel_object(
+    emu: Emulator, channel: Channel, viewer: str, *, num_members: bool = False
+) -> dict[str, Any]:
+    """``channel`` as ``conversations.info`` and ``users.conversations`` show it to the user
+    ``viewer``. A DM has no ``name`` (as in Slack) but ``user``, the other member."""
+    ws = emu.workspace
+    members = ws.members(channel.id)
+    created = emu.conversations_created
+    if channel.kind == "im":
+        others = sorted(members - {viewer}) or sorted(members)
+        body: dict[str, Any] = {
+            "id": channel.id,
+            "created": created,
+            "is_archived": False,
+            "is_channel": False,
+            "is_group": False,
+            "is_im": True,
+            "is_mpim": False,
+            "is_private": True,
+            "is_org_shared": False,
+            "context_team_id": ws.team.id,
+            "user": others[0] if others else "",
+            "is_user_deleted": False,
+            "priority": 0,
+            "is_member": viewer in members,
+        }
+    else:
+        private = channel.kind == "private"
+        empty = {"value": "", "creator": "", "last_set": 0}
+        body = {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": not private,
+            "is_group": private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": private,
+            "created": created,
+            "is_archived": False,
+            "is_general": channel.name == "general",
+            "unlinked": 0,
+            "name_normalized": channel.name,
+            "is_shared": False,
+            "is_org_shared": False,
+            "is_ext_shared": False,
+            "is_pending_ext_shared": False,
+            "context_team_id": ws.team.id,
+            "creator": "",
+            "is_member": viewer in members,
+            "topic": dict(empty),
+            "purpose": dict(empty),
+            "previous_names": [],
+        }
+    if num_members:
+        body["num_members"] = len(members)
+    return body
+
+
+def _info(emu: Emulator, method: str, token: str, user: User, params: dict[str, str]) -> Answer:
+    try:
+        channel_id = _required(params, "channel")
+    except _BadArgument as exc:
+        return _bad(exc.message)
+    ch = emu.workspace.channels.get(channel_id)
+    if ch is None or (ch.kind != "public" and not emu.workspace.is_member(ch.id, user.id)):
+        return _error("channel_not_found")
+    body = channel_object(emu, ch, user.id, num_members=_flag(params, "include_num_members"))
+    return 200, {"ok": True, "channel": body}, None
+
+
+def _user_conversations(
+    emu: Emulator, method: str, token: str, user: User, params: dict[str, str]
+) -> Answer:
+    raw_types = params.get("types", "").strip() or "public_channel"
+    types = {t.strip() for t in raw_types.split(",") if t.strip()}
+    if not types <= _KNOWN_TYPES:
+        return _error("invalid_types")
+    who = params.get("user") or user.id
+    if who not in emu.workspace.users:
+        return _error("user_not_found")
+    try:
+        limit = _limit(params, DEFAULT_PAGE, _MAX_LIST)
+    except _BadArgument as exc:
+        return _bad(exc.message)
+    ws = emu.workspace
+    mine = [c for c in ws.channels.values()
+            if _TYPES[c.kind] in types and ws.is_member(c.id, who)]  # fmt: skip
+    # exclude_archived: the emulator has no archived channels, so it changes nothing.
+    scope = f"users.conversations\x00{who}\x00{','.join(sorted(types))}"
+    start = 0
+    cursor = params.get("cursor")
+    if cursor:
+        try:
+            start = emu.history.cursors.decode(cursor, scope)
+        except HistoryError as exc:
+            return _error(exc.code)
+    page = mine[start : start + limit]
+    more = start + limit < len(mine)
+    body = {
+        "ok": True,
+        "channels": [channel_object(emu, c, who) for c in page],
+        "response_metadata": {
+            "next_cursor": emu.history.cursors.encode(scope, start + limit) if more else ""
+        },
+    }
+    return 200, body, None
+
+
+#: Web API method name -> handler ``(emu, method, token, user, params) -> Answer``.
+METHODS: Final[dict[str, Handler]] = {
+    "conversations.history": _history,
+    "conversations.replies": _replies,
+    "conversations.info": _info,
+    "users.conversations": _user_conversations,
+}
