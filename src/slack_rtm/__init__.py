@@ -6,6 +6,7 @@ Layers (each a subpackage or module):
 - :mod:`slack_rtm.session` — the I/O-free session core and the typed events.
 - :mod:`slack_rtm.aio` — the asyncio ``RtmClient`` over picows (re-exported here);
   :mod:`slack_rtm.sync` its synchronous twin.
+- :mod:`slack_rtm.cursors` — the durable cursor store (``CursorStore``, SQLite and in-memory homes).
 - :mod:`slack_rtm.emulator` — a local Slack-compatible RTM server with fault injection.
 - :mod:`slack_rtm.cli` — the ``slack-rtm`` command.
 """
@@ -39,6 +40,13 @@ if TYPE_CHECKING:
     )
     from slack_rtm.backoff import (
         Backoff,
+    )
+    from slack_rtm.cursors import (
+        CursorStore,
+        CursorStoreError,
+        MemoryCursorStore,
+        SQLiteCursorStore,
+        open_cursor_store,
     )
     from slack_rtm.errors import (
         ApiError,
@@ -90,11 +98,14 @@ __all__ = [
     "Connected",
     "Connecting",
     "ConnectionClosedError",
+    "CursorStore",
+    "CursorStoreError",
     "Disconnected",
     "Event",
     "FrameTooLargeError",
     "HandlerError",
     "MalformedFrame",
+    "MemoryCursorStore",
     "Message",
     "PresenceChange",
     "ProtocolError",
@@ -114,6 +125,7 @@ __all__ = [
     "RtmConnectSchema",
     "RtmConnectSelf",
     "RtmConnectTeam",
+    "SQLiteCursorStore",
     "SendError",
     "SendOutcomeUnknownError",
     "SendQueueFullError",
@@ -130,6 +142,7 @@ __all__ = [
     "codes",
     "decode_frame",
     "event_type_names",
+    "open_cursor_store",
 ]
 
 # Every public name and the module that defines it, imported on first use.
@@ -144,11 +157,14 @@ _HOMES = {
     "Connected": "slack_rtm.session.events",
     "Connecting": "slack_rtm.session.events",
     "ConnectionClosedError": "slack_rtm.errors",
+    "CursorStore": "slack_rtm.cursors",
+    "CursorStoreError": "slack_rtm.cursors",
     "Disconnected": "slack_rtm.session.events",
     "Event": "slack_rtm.session.events",
     "FrameTooLargeError": "slack_rtm.errors",
     "HandlerError": "slack_rtm.session.events",
     "MalformedFrame": "slack_rtm.session.events",
+    "MemoryCursorStore": "slack_rtm.cursors",
     "Message": "slack_rtm.session.events",
     "PresenceChange": "slack_rtm.session.events",
     "ProtocolError": "slack_rtm.errors",
@@ -168,6 +184,7 @@ _HOMES = {
     "RtmConnectSchema": "slack_rtm.api",
     "RtmConnectSelf": "slack_rtm.api",
     "RtmConnectTeam": "slack_rtm.api",
+    "SQLiteCursorStore": "slack_rtm.cursors",
     "SendError": "slack_rtm.errors",
     "SendOutcomeUnknownError": "slack_rtm.errors",
     "SendQueueFullError": "slack_rtm.errors",
@@ -182,6 +199,7 @@ _HOMES = {
     "UserTyping": "slack_rtm.session.events",
     "decode_frame": "slack_rtm.session.events",
     "event_type_names": "slack_rtm.session.events",
+    "open_cursor_store": "slack_rtm.cursors",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
