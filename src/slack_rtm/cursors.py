@@ -310,8 +310,8 @@ class SQLiteCursorStore:
         directory = os.path.dirname(os.path.abspath(self._path))
         if not os.path.isdir(directory):
             raise CursorStoreError(
-                f"cursor store {self._path!r}: directory {directory!r} does not exist "
-                "(create it first)"
+                f"cursor store {self._path!r}: directory {directory!r} is not an "
+                "existing directory (create it first)"
             )
         if sqlite3.sqlite_version_info < (3, 24, 0):  # pragma: no cover - depends on the build
             raise CursorStoreError(
