@@ -368,6 +368,39 @@ def test_sqlite_parent_is_a_file(tmp_path: Path) -> None:
     assert str(path) in str(e.value)
 
 
+def test_sqlite_file_that_cannot_be_opened(tmp_path: Path) -> None:
+    path = tmp_path / ("x" * 300)  # a name longer than any file system allows
+    with pytest.raises(CursorStoreError, match="cannot be opened") as e:
+        SQLiteCursorStore(path)
+    assert str(path) in str(e.value)
+
+
+def test_sqlite_locked_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    _raw(path, "PRAGMA journal_mode = WAL")  # an empty file still to be given its table
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(CursorStoreError, match=r"held its lock for more than 0.1 s") as e:
+            SQLiteCursorStore(path, lock_timeout=0.1)
+        assert 0.1 <= time.monotonic() - started < 1.5
+        assert str(path) in str(e.value)
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    s = SQLiteCursorStore(path)  # once the lock is gone
+    asyncio.run(s.aclose())
+    # A file that has its table opens without the write lock, even while another writes.
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        s = SQLiteCursorStore(path, lock_timeout=0.1)
+        asyncio.run(s.aclose())
+    finally:
+        other.close()
+
+
 @pytest.mark.parametrize(
     ("path", "error", "match"),
     [
