@@ -310,8 +310,8 @@ class SQLiteCursorStore:
         directory = os.path.dirname(os.path.abspath(self._path))
         if not os.path.isdir(directory):
             raise CursorStoreError(
-                f"cursor store {self._path!r}: directory {directory!r} does not exist "
-                "(create it first)"
+                f"cursor store {self._path!r}: directory {directory!r} is not an "
+                "existing directory (create it first)"
             )
         if sqlite3.sqlite_version_info < (3, 24, 0):  # pragma: no cover - depends on the build
             raise CursorStoreError(
@@ -361,27 +361,39 @@ class SQLiteCursorStore:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            if str(mode).lower() != "wal":  # pragma: no cover - a VFS or file system without WAL
                 raise CursorStoreError(
                     f"cursor store {self._path!r}: cannot use WAL journal mode (got {mode!r})"
                 )
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._check_or_create(conn)
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            if self._check_version(conn) == 0:
+                # A new or empty file: create the table under the write lock, checking again
+                # in case another process has just done so.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if self._check_version(conn) == 0:
+                        conn.execute(_CREATE)
+                        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
             conn.execute(f"PRAGMA busy_timeout = {_ATTEMPT_BUSY_MS}")
         except sqlite3.DatabaseError as exc:
             if _error_code(exc) == 26 or "not a database" in str(exc):  # SQLITE_NOTADB
                 raise CursorStoreError(
                     f"cursor store {self._path!r} is not an SQLite database; give another file"
                 ) from exc
+            if _is_busy(exc):
+                raise CursorStoreError(
+                    f"cursor store {self._path!r} cannot be opened: another connection held its "
+                    f"lock for more than {self._lock_timeout:g} s"
+                ) from exc
             raise self._error("cannot be opened", exc) from exc
 
-    def _check_or_create(self, conn: sqlite3.Connection) -> None:
+    def _check_version(self, conn: sqlite3.Connection) -> int:
+        """The file's schema version (0: a new file); refuse another application's or a newer."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id not in (0, APPLICATION_ID):
@@ -394,10 +406,7 @@ class SQLiteCursorStore:
                 f"cursor store {self._path!r} has schema version {version}, newer than this "
                 f"slack-rtm reads ({SCHEMA_VERSION}); upgrade slack-rtm or give another file"
             )
-        if version == 0:
-            conn.execute(_CREATE)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return int(version)
 
     async def load(self, scope: str) -> dict[str, str]:
         """Every cursor of ``scope``.
