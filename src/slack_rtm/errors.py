@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from slack_rtm.redact import redact_text
+
 __all__ = [
     "ApiError",
     "ConnectionClosedError",
@@ -122,7 +124,8 @@ class RtmConnectErrorSchemaError(ApiError):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(error={self.error!r}, status_code={self.status_code}, "
+            f"{type(self).__name__}(error={redact_text(self.error)!r}, "
+            f"status_code={self.status_code}, "
             f"fatal={self.fatal})"
         )
 

@@ -21,6 +21,29 @@ def test_all_is_importable_sorted_and_unique() -> None:
     for name in names:
         assert hasattr(slack_rtm.api, name), name
     assert {"Client", "AsyncClient", "RtmApi", "AsyncRtmApi", "RetryConfig"} <= set(names)
+    assert {
+        "WebApi",
+        "AsyncWebApi",
+        "ApiCallSchema",
+        "Conversation",
+        "ConversationsHistorySchema",
+        "ConversationsInfoSchema",
+        "ConversationsRepliesSchema",
+        "HistoryMessage",
+        "UsersConversationsSchema",
+    } <= set(names)
+
+
+def test_top_level_exports_of_the_web_layer() -> None:
+    import slack_rtm
+    from slack_rtm.cookies import SessionCookie
+    from slack_rtm.errors import RtmConnectErrorSchemaError
+
+    for name in ("WebApi", "AsyncWebApi", "SessionCookie", "SlackApiError"):
+        assert name in slack_rtm.__all__, name
+    assert slack_rtm.WebApi is slack_rtm.api.WebApi
+    assert slack_rtm.SessionCookie is SessionCookie
+    assert slack_rtm.SlackApiError is RtmConnectErrorSchemaError  # one class, two names
 
 
 def test_user_agent_without_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,3 +187,17 @@ def test_pager_treats_the_start_cursor_as_seen() -> None:
 def test_request_options_pass_through_checks() -> None:
     with Client(base_url=NOWHERE) as client, pytest.raises(TypeError, match="request_options"):
         WebApi(client).api_call("auth.test", TOKEN, None, "fast")  # type: ignore[arg-type]
+
+
+def test_history_error_codes_are_request_errors() -> None:
+    from slack_rtm import codes
+
+    for code in (
+        codes.CHANNEL_NOT_FOUND,
+        codes.NOT_IN_CHANNEL,
+        codes.INVALID_CURSOR,
+        codes.THREAD_NOT_FOUND,
+    ):
+        assert code in codes.ALL_CODES
+        assert not codes.is_fatal(code), code
+        assert not codes.is_transient(code), code

@@ -250,12 +250,13 @@ class Call(Generic[T]):
             retry_after=failure.retry_after,
             rand=self._rand(),
         )
+        summary = redact_text(failure.summary, *self._secrets)  # it may quote Slack's code
         if decision.wait is not None:
             logger.debug(
                 "%s: attempt %d failed: %s; %s in %.3f s",
                 self.api_method,
                 self.attempts,
-                failure.summary,
+                summary,
                 decision.reason,
                 decision.wait,
             )
@@ -265,7 +266,7 @@ class Call(Generic[T]):
             "%s: attempt %d failed: %s; not retrying: %s",
             self.api_method,
             self.attempts,
-            failure.summary,
+            summary,
             decision.reason,
         )
         message = failure.message
@@ -319,11 +320,10 @@ class Call(Generic[T]):
         metadata = getattr(result, "response_metadata", None)
         if metadata is not None:
             found.extend(metadata.warnings)
-        unique = tuple(dict.fromkeys(w for w in found if w))
+        # Redacted for the log line and for ApiResponse.warnings alike (its repr shows them).
+        unique = tuple(dict.fromkeys(redact_text(w, *self._secrets) for w in found if w))
         for item in unique:
-            logger.warning(
-                "%s: Slack warns: %s", self.api_method, redact_text(item, *self._secrets)
-            )
+            logger.warning("%s: Slack warns: %s", self.api_method, item)
         return unique
 
     def _slack_error(

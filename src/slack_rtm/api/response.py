@@ -25,7 +25,8 @@ class ApiResponse(Generic[T]):
         method: the HTTP method used, e.g. ``"POST"``.
         url: the URL called, without credentials (the token is never in it).
         warnings: Slack's warnings, from ``warning`` and ``response_metadata.warnings``, in order
-            and without duplicates; each was logged once at WARNING on ``slack_rtm.api``.
+            and without duplicates, anything secret-looking redacted; each was logged once at
+            WARNING on ``slack_rtm.api``.
     """
 
     result: T
