@@ -47,6 +47,7 @@ test: lint types pytest
 
 bench: $(BSTAMP)
 	$(BIN)/python bench/run.py
+	cd bench && ../$(BIN)/python bench_resume_catchup.py
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --quick

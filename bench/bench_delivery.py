@@ -6,6 +6,8 @@ interleaved round by round, it fills an unconnected ``RtmClient``'s queue with ~
 
 - **async for**: the client's ``async for`` loop, the consumer counting messages;
 - **handler**: the background dispatcher calling one plain ``rtm.on("message")`` handler;
+- **async for, catch-up on**: the same loop as **async for** in a client made with
+  ``catch_up=True`` (each message noted for its conversation's cursor): what catch-up costs;
 - **decode_kept called** / **decode_kept inlined**: a bare async generator that pops, decodes
   and yields, with the decode as a call to ``decode_kept`` or inlined (decode, then keep the
   frame) as the two loops above do: what inlining saves.
@@ -69,6 +71,13 @@ async def run(n_frames: int, repeat: int, rounds: int) -> dict[str, list[float]]
 
     rtm._loop = asyncio.get_running_loop()  # enough for the loops; nothing connects
     rtm._stopped = True  # each loop ends when the queue is empty
+    tracked = RtmClient("xoxb-0-0-bench", base_url="http://127.0.0.1:9/api", catch_up=True)
+    tracked._loop = rtm._loop
+    tracked._stopped = True
+
+    async def iterate_tracked() -> None:
+        tracked._queue.extend(frames * repeat)
+        assert await _consume(tracked._iterate()) == total
 
     async def iterate() -> None:
         rtm._queue.extend(frames * repeat)
@@ -92,6 +101,7 @@ async def run(n_frames: int, repeat: int, rounds: int) -> dict[str, list[float]]
 
     cases: dict[str, Callable[[], Any]] = {
         "async for": iterate,
+        "async for, catch-up on": iterate_tracked,
         "handler": dispatch,
         "decode_kept called": called,
         "decode_kept inlined": inlined,
@@ -116,7 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name:22s} {statistics.median(values):9.0f} {min(values):6.0f}")
     called = statistics.median(times["decode_kept called"])
     inlined = statistics.median(times["decode_kept inlined"])
-    print(f"\ninlining decode_kept saves {100 * (1 - inlined / called):.0f}% of a bare loop's "
+    plain = statistics.median(times["async for"])
+    tracked_ns = statistics.median(times["async for, catch-up on"])
+    print(f"\ncatch-up tracking adds {tracked_ns - plain:.0f} ns/event to async for "
+          f"({tracked_ns / plain:.3f}x, medians)")
+    print(f"inlining decode_kept saves {100 * (1 - inlined / called):.0f}% of a bare loop's "
           "per-event cost (medians)")
     return 0
 

@@ -82,6 +82,8 @@ class EventBatches:
         popleft = queue.popleft
         cap = self._cap
         low = driver._max_queue // 2
+        book = driver._book
+        latest = book.latest if book is not None else {}
         batch: list[Event] = []
         while True:
             while queue and len(batch) < cap:
@@ -89,9 +91,12 @@ class EventBatches:
                 event = decode_kept(item) if isinstance(item, bytes) else item
                 if driver._paused and len(queue) <= low:
                     driver._set_paused(False)
-                if (driver._book is not None and type(event) is Message
-                        and not driver._track(event)):
-                    continue
+                if book is not None and type(event) is Message:  # book.track, inlined (see it)
+                    if book.filtering and book.intercept(event):
+                        continue
+                    latest[event.channel] = event.ts
+                    if event.thread_ts is not None:
+                        book.note_thread(event.channel, event.thread_ts)
                 if driver._has_handlers:
                     found = driver._handlers.cache.get(event.type)
                     entries = (found if found is not None

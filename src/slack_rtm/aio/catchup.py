@@ -133,7 +133,7 @@ class CatchUpRunner:
         if store is None or scope is None:
             return
         saved = self._saved
-        changed = {ch: ts for ch, ts in self.book.cursors.items() if saved.get(ch) != ts}
+        changed = {ch: ts for ch, ts in self.book.sync().items() if saved.get(ch) != ts}
         if not changed:
             return
         try:

@@ -440,6 +440,7 @@ class RtmClient(Driver):
         popleft = queue.popleft
         low = self._max_queue // 2
         book = self._book
+        latest = book.latest if book is not None else {}
         try:
             kept = self._take_kept()
             while kept:  # handled in the background before this iteration began
@@ -457,8 +458,12 @@ class RtmClient(Driver):
                         event = item
                     if self._paused and len(queue) <= low:
                         self._set_paused(False)
-                    if book is not None and type(event) is Message and not self._track(event):
-                        continue
+                    if book is not None and type(event) is Message:  # book.track, inlined (see it)
+                        if book.filtering and book.intercept(event):
+                            continue
+                        latest[event.channel] = event.ts
+                        if event.thread_ts is not None:
+                            book.note_thread(event.channel, event.thread_ts)
                     if self._has_handlers:
                         pending = self._handle(event)
                         if pending is not None:

@@ -32,7 +32,7 @@ from slack_rtm.api import AsyncClient, AsyncRtmApi, RequestOptions, RetryConfig
 from slack_rtm.api.client import default_user_agent
 from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
 from slack_rtm.cookies import SessionCookie
-from slack_rtm.cursors import CursorStore, newer
+from slack_rtm.cursors import CursorStore
 from slack_rtm.errors import ConnectionClosedError, SlackRtmError, TransportError
 from slack_rtm.redact import redact_url
 from slack_rtm.session.actions import (
@@ -279,27 +279,6 @@ class Driver:
         """Queue an event the client makes itself (a lifecycle event) at the tail."""
         self._queue.append(event)
         self._wake()
-
-    def _track(self, event: Message) -> bool:
-        """Catch-up's part of delivering a ``message`` (only with ``catch_up=True``): False
-        when it must not be delivered now (held for its conversation's history, or a late live
-        copy of a message already delivered from history); else the cursor moves to it."""
-        book = self._book
-        assert book is not None
-        if book.filtering and book.intercept(event):
-            return False
-        channel = event.channel
-        ts = event.ts
-        if channel is not None and ts is not None:
-            cursors = book.cursors
-            cursor = cursors.get(channel)
-            # Slack ts strings of one length compare as text (the common case, no parsing).
-            if cursor is None or (ts > cursor if len(ts) == len(cursor) else newer(ts, cursor)):
-                cursors[channel] = ts
-            thread_ts = event.thread_ts
-            if thread_ts is not None:
-                book.note_thread(channel, thread_ts)
-        return True
 
     def _history_client(self) -> AsyncClient:
         """A Web API client like rtm.connect's, for catch-up's history calls (it retries them
@@ -554,6 +533,7 @@ class Driver:
         cache_get = self._handlers.cache.get  # the cache is cleared in place, never replaced
         low = self._max_queue // 2
         book = self._book
+        latest = book.latest if book is not None else {}
         while True:
             while queue and self._iterators == 0 and self._has_handlers:
                 item = popleft()
@@ -567,8 +547,12 @@ class Driver:
                     event = item
                 if self._paused and len(queue) <= low:
                     self._set_paused(False)
-                if book is not None and type(event) is Message and not self._track(event):
-                    continue
+                if book is not None and type(event) is Message:  # book.track, inlined (see it)
+                    if book.filtering and book.intercept(event):
+                        continue
+                    latest[event.channel] = event.ts
+                    if event.thread_ts is not None:
+                        book.note_thread(event.channel, event.thread_ts)
                 if self._kept is not None:
                     self._keep(event)
                 found = cache_get(event.type)

@@ -15,9 +15,10 @@ and :class:`CatchUpBook` decides what is delivered, in which order, and what is 
 - A live message whose ``(channel, ts)`` was already delivered from history (it arrived late on
   the socket) is dropped by :meth:`~CatchUpBook.intercept` until :meth:`~CatchUpBook.forget`.
 
-The delivery loop keeps :attr:`~CatchUpBook.cursors` current itself (``cursors[channel] = ts``
-per delivered message: the hot path inlines it); delivery per conversation is in ``ts`` order,
-so the last delivered is the newest.
+The delivery loop calls :meth:`~CatchUpBook.track` for each ``message`` it is about to deliver:
+it notes the message's ``ts`` as its conversation's latest (one dict store: the ingest path pays
+little) and :meth:`~CatchUpBook.sync` folds those into :attr:`~CatchUpBook.cursors` (never
+backwards) when they are needed: before a catch-up and before a save.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class CatchUpBook:
             drop); the delivery loop skips the call when it is False.
     """
 
-    __slots__ = ("_held", "_seen", "cursors", "filtering", "holding", "max_threads", "threads")
+    __slots__ = ("_held", "_seen", "cursors", "filtering", "holding", "latest", "max_threads",
+                 "threads")
 
     def __init__(self, cursors: Mapping[str, str] | None = None, *, max_threads: int = 20) -> None:
         if isinstance(max_threads, bool) or not isinstance(max_threads, int):
@@ -74,6 +76,9 @@ class CatchUpBook:
         if max_threads < 0:
             raise ValueError(f"max_threads must be >= 0, got {max_threads!r}")
         self.cursors: dict[str, str] = {}
+        # What track() noted since the last sync(); cleared in place, never replaced (the
+        # delivery loops hold it: they inline track()).
+        self.latest: dict[str | None, str | None] = {}
         self.threads: dict[str, dict[str, None]] = {}
         self.max_threads = max_threads
         self.holding: set[str] = set()
@@ -90,10 +95,38 @@ class CatchUpBook:
             if newer(ts, own.get(channel)):
                 own[channel] = ts
 
-    def note_thread(self, channel: str, thread_ts: str) -> None:
+    def track(self, event: Message) -> bool:
+        """The delivery loop is about to deliver ``event``: True to deliver it, False when it
+        must not be delivered now (see :meth:`intercept`). Notes it for the cursors and, if in
+        a thread, the thread.
+
+        The driver's delivery loops inline these lines (a call costs ~50 ns a message, a third
+        of what catch-up adds to the ingest path: bench/bench_resume_catchup.py); keep them
+        the same.
+        """
+        if self.filtering and self.intercept(event):
+            return False
+        self.latest[event.channel] = event.ts
+        if event.thread_ts is not None:
+            self.note_thread(event.channel, event.thread_ts)
+        return True
+
+    def sync(self) -> dict[str, str]:
+        """Fold what :meth:`track` noted into :attr:`cursors` (never backwards); returns them."""
+        latest = self.latest
+        if latest:
+            noted = list(latest.items())
+            latest.clear()
+            own = self.cursors
+            for channel, ts in noted:
+                if channel is not None and ts is not None and newer_safe(ts, own.get(channel)):
+                    own[channel] = ts
+        return self.cursors
+
+    def note_thread(self, channel: str | None, thread_ts: str) -> None:
         """A delivered message belongs to thread ``thread_ts``: remember the thread (the most
         recently active ``max_threads`` per conversation)."""
-        if not self.max_threads:
+        if not self.max_threads or channel is None:
             return
         threads = self.threads.get(channel)
         if threads is None:
@@ -105,7 +138,7 @@ class CatchUpBook:
 
     def plan(self) -> list[tuple[str, str]]:
         """The conversations to catch up and their cursors, most recently active first."""
-        return sorted(self.cursors.items(), key=lambda item: ts_key(item[1]), reverse=True)
+        return sorted(self.sync().items(), key=lambda item: _safe_key(item[1]), reverse=True)
 
     def begin(self, channels: Iterable[str]) -> None:
         """Hold live messages of ``channels`` until each is released."""
@@ -137,7 +170,7 @@ class CatchUpBook:
         """
         self.holding.discard(channel)
         held = self._held.pop(channel, [])
-        cursor = self.cursors.get(channel)
+        cursor = self.sync().get(channel)
         by_ts: dict[str, Event] = {}
         untimed: list[Event] = []
         for event in held:
@@ -167,6 +200,14 @@ class CatchUpBook:
     def held_count(self) -> int:
         """Live messages held right now."""
         return sum(len(v) for v in self._held.values())
+
+
+def newer_safe(ts: str, cursor: str | None) -> bool:
+    """:func:`~slack_rtm.cursors.newer`, with a ``ts`` that is not a Slack ts never newer."""
+    try:
+        return newer(ts, cursor)
+    except ValueError:
+        return False
 
 
 def _safe_key(ts: str) -> tuple[int, int, str]:
