@@ -88,7 +88,8 @@ async def test_default_user_agent_on_both_legs(emu: Emulator) -> None:
     async with browser_client(emu, session):
         pass
     call, up = emu.connect_log[-1], emu.upgrades[-1]
-    assert call.user_agent is not None and call.user_agent.startswith("slack-rtm/")
+    assert call.user_agent is not None
+    assert call.user_agent.startswith("slack-rtm/")
     assert up.user_agent == call.user_agent
     assert up.origin == ORIGIN
     assert up.cookie == call.cookie == f"d={enc(session.cookie)}"
@@ -124,7 +125,8 @@ async def test_cookie_and_user_agent_through_an_http_proxy(emu: Emulator) -> Non
 async def test_session_acts_as_the_person(emu: Emulator) -> None:
     me, other = person(emu, 0), person(emu, 1)
     channel = emu.general_channel_id
-    assert emu.workspace.is_member(channel, me) and emu.workspace.is_member(channel, other)
+    assert emu.workspace.is_member(channel, me)
+    assert emu.workspace.is_member(channel, other)
     session = emu.browser_session(me)
     async with browser_client(emu, session) as rtm:
         assert rtm.self.id == me
@@ -133,11 +135,13 @@ async def test_session_acts_as_the_person(emu: Emulator) -> None:
         msg = await next_event(it, "message")
         assert (msg.user, msg.text, msg.channel) == (other, "hello, person", channel)
         ack = await rtm.send_message(channel, "hi back")
-        assert ack.ok and ack.ts
+        assert ack.ok
+        assert ack.ts
         frame = await emu.wait_for_frame(
             lambda f: bool(f.data) and f.data.get("type") == "message")
-        assert frame.user_id == me if hasattr(frame, "user_id") else True
-        assert frame.data is not None and frame.data["text"] == "hi back"
+        assert frame.user_id == me
+        assert frame.data is not None
+        assert frame.data["text"] == "hi back"
 
 
 @pytest.mark.parametrize("cookie", [None, "xoxd-not%2Fthe%2Bright%3Done"])
@@ -161,7 +165,7 @@ async def test_three_socket_refusals_stop_the_session(emu: Emulator, after_hello
     emu.refuse_next_sockets(3, after_hello=after_hello)
     rtm = browser_client(emu, session, config=QUICK)
     closed: list[Any] = []
-    rtm.add_handler("closed", lambda event: closed.append(event))  # type: ignore[arg-type,return-value]
+    rtm.add_handler("closed", lambda event: closed.append(event))
     if after_hello:
         # Each socket says hello before the 401: connect() may return on the first hello,
         # but the session never stays up and ends with the error.
@@ -185,7 +189,8 @@ async def test_three_socket_refusals_stop_the_session(emu: Emulator, after_hello
     with contextlib.suppress(SocketAuthError):
         await rtm.wait_closed()
     await asyncio.sleep(0.05)  # handlers run on the dispatcher
-    assert len(closed) == 1 and "refused" in (closed[0].error or "")
+    assert len(closed) == 1
+    assert "refused" in (closed[0].error or "")
     await rtm.close()
     assert_no_leftovers(rtm)
 
@@ -199,7 +204,8 @@ async def test_refusal_after_connected_stops_the_running_session(emu: Emulator) 
     await emu.drop_connections(abrupt=True)
     await rec.count("closed", 1)
     await asyncio.wait_for(rec.task, 3)
-    assert isinstance(rec.error, SocketAuthError) and rec.error.refusals == 3
+    assert isinstance(rec.error, SocketAuthError)
+    assert rec.error.refusals == 3
     assert "refused" in (rec.of("closed")[0].error or "")
     assert emu.connection_count == 0
     await rtm.close()
@@ -236,7 +242,8 @@ async def test_fast_resume_skips_rtm_connect_and_carries_the_cookie(remu: Emulat
     await emu.wait_connections(1)
     assert emu.resumes == 1
     up = emu.upgrades[-1]
-    assert up.resume and up.outcome == "hello"
+    assert up.resume
+    assert up.outcome == "hello"
     assert (up.cookie, up.origin, up.user_agent) == (f"d={enc(session.cookie)}", ORIGIN,
                                                      BROWSER_UA)
     assert emu.connect_calls == calls  # no rtm.connect
@@ -251,8 +258,9 @@ async def test_fast_resume_skips_rtm_connect_and_carries_the_cookie(remu: Emulat
     await emu.drop_connections(abrupt=True)
     await rec.count("connected", connected + 1)
     assert emu.connect_calls == calls + 1
-    assert [u.outcome for u in emu.upgrades] == ["hello", "hello", "expired", "hello"], emu.upgrades
-    assert not emu.upgrades[-1].resume and emu.upgrades[-1].outcome == "hello"
+    assert [u.outcome for u in emu.upgrades] == ["hello", "hello", "expired", "hello"]
+    assert not emu.upgrades[-1].resume
+    assert emu.upgrades[-1].outcome == "hello"
     assert emu.upgrades[-1].cookie == f"d={enc(session.cookie)}"
     await emu.post_message(other, emu.general_channel_id, "after the fallback")
     await rec.wait(lambda: "after the fallback" in rec.texts())
