@@ -8,20 +8,24 @@ exception handed to :meth:`LeakCheck.see` — then :meth:`LeakCheck.assert_clean
 secret, or a distinctive part of one, shows up anywhere.
 
 Use the ``leakcheck`` fixture from ``conftest.py``; :data:`SECRET_TOKEN` is the token to feed the
-code under test.
+code under test. A browser session's cookie is a secret in every form it can take:
+:meth:`LeakCheck.add_cookie` adds the raw value, its URL-encoded forms and the ``d=...`` piece
+of a ``Cookie`` header, and the distinctive parts between its ``/ + =`` characters.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 import traceback
 from collections.abc import Iterable
 from types import TracebackType
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 
-__all__ = ["SECRET_MARKER", "SECRET_TOKEN", "LeakCheck"]
+__all__ = ["SECRET_MARKER", "SECRET_TOKEN", "LeakCheck", "cookie_forms"]
 
 #: A token shaped like a bot token, recognisable in any output.
 SECRET_TOKEN = "xoxb-SECRET1234-leakcheck"
@@ -30,6 +34,19 @@ SECRET_MARKER = "SECRET1234"
 
 _LOGGERS = ("", "slack_rtm", "httpx", "httpcore", "aiohttp", "picows", "asyncio")
 _RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({})))  # the standard LogRecord fields
+
+
+def cookie_forms(value: str, name: str = "d") -> list[str]:
+    """Every form a cookie value may take in output: raw, URL-encoded (upper- and lower-case
+    hex, form-encoded), the ``name=...`` piece of a header in each, and each distinctive part
+    (8+ characters) between the ``/ + =`` characters, so a half-redacted value shows too."""
+    raw = unquote(value)  # an already encoded value counts as its raw form too
+    encoded = quote(raw, safe="")
+    lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)
+    forms = [raw, value, encoded, lower, quote_plus(raw, safe=""), quote(encoded, safe="")]
+    forms += [f"{name}={form}" for form in list(forms)]
+    forms += [part for part in re.split(r"[/+=]", raw) if len(part) >= 8]
+    return list(dict.fromkeys(forms))
 
 
 def _exception_texts(exc: BaseException) -> list[str]:
@@ -79,6 +96,11 @@ class LeakCheck:
         for variant in (secret, encoded):
             if variant not in self._secrets:
                 self._secrets.append(variant)
+
+    def add_cookie(self, value: str, name: str = "d") -> None:
+        """Also look for a cookie value in every form (:func:`cookie_forms`)."""
+        for form in cookie_forms(value, name):
+            self.add_secret(form)
 
     def __enter__(self) -> LeakCheck:
         for name in _LOGGERS:

@@ -32,7 +32,7 @@ route                                          body -> answer
 (migration)
 ``POST /_emulator/drop_connections`` (drop)    ``{abrupt?, user_id?}`` -> ``{dropped}``
 ``POST /_emulator/set_pong`` (pong)            ``{enabled}``
-``POST /_emulator/fail_next_connects``         ``{n, error?, status?}``
+``POST /_emulator/fail_next_connects``         ``{n, error?, status?, retry_after?}``
 (fail_connects)
 ``POST /_emulator/rate_limit_next_connects``   ``{n, retry_after?}``
 (rate_limit_connects)
@@ -155,7 +155,8 @@ async def _pong(emu: Emulator, b: Body) -> Body:
 
 
 async def _fail(emu: Emulator, b: Body) -> Body:
-    emu.fail_next_connects(_req(b, "n"), b.get("error", "internal_error"), b.get("status", 200))
+    emu.fail_next_connects(_req(b, "n"), b.get("error", "internal_error"), b.get("status", 200),
+                           b.get("retry_after"))
     return {}
 
 

@@ -117,13 +117,29 @@ class FaultControls:
         """Answer (``True``) or ignore (``False``) JSON pings and WebSocket protocol pings."""
         self.pong_enabled = bool(enabled)
 
-    def fail_next_connects(self, n: int, error: str = "internal_error", status: int = 200) -> None:
-        """Make the next ``n`` ``rtm.connect`` calls answer ``{"ok": false, "error": error}``."""
+    def fail_next_connects(
+        self, n: int, error: str = "internal_error", status: int = 200,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next ``n`` ``rtm.connect`` calls answer ``{"ok": false, "error": error}``
+        with HTTP ``status`` and, if ``retry_after`` is set, a ``Retry-After`` header (seconds).
+
+        Raises:
+            ValueError: ``n`` or ``retry_after`` not an int >= 0, ``status`` not an int >= 100,
+                or ``error`` not a non-empty str.
+        """
         check_count("n", n)
         if not isinstance(error, str) or not error:
             raise ValueError("error must be a non-empty str")
         check_count("status", status, 100)
-        self._forced.extend((status, {"ok": False, "error": error}, None) for _ in range(n))
+        headers = None
+        if retry_after is not None:
+            check_count("retry_after", retry_after)
+            headers = {"Retry-After": str(retry_after)}
+        self._forced.extend(
+            (status, {"ok": False, "error": error}, None if headers is None else dict(headers))
+            for _ in range(n)
+        )
 
     def rate_limit_next_connects(self, n: int, retry_after: int = 1) -> None:
         """Make the next ``n`` ``rtm.connect`` calls answer HTTP 429 with ``Retry-After``."""

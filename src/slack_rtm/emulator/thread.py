@@ -236,9 +236,12 @@ class EmulatorThread:
         """See :meth:`Emulator.set_pong`."""
         self._sync(lambda: self.emulator.set_pong(enabled))
 
-    def fail_next_connects(self, n: int, error: str = "internal_error", status: int = 200) -> None:
+    def fail_next_connects(
+        self, n: int, error: str = "internal_error", status: int = 200,
+        retry_after: int | None = None,
+    ) -> None:
         """See :meth:`Emulator.fail_next_connects`."""
-        self._sync(lambda: self.emulator.fail_next_connects(n, error, status))
+        self._sync(lambda: self.emulator.fail_next_connects(n, error, status, retry_after))
 
     def rate_limit_next_connects(self, n: int, retry_after: int = 1) -> None:
         """See :meth:`Emulator.rate_limit_next_connects`."""
@@ -381,10 +384,13 @@ class AsyncControls:
         await self._sync(lambda: self._owner.emulator.set_pong(enabled))
 
     async def fail_next_connects(
-        self, n: int, error: str = "internal_error", status: int = 200
+        self, n: int, error: str = "internal_error", status: int = 200,
+        retry_after: int | None = None,
     ) -> None:
         """See :meth:`Emulator.fail_next_connects`."""
-        await self._sync(lambda: self._owner.emulator.fail_next_connects(n, error, status))
+        await self._sync(
+            lambda: self._owner.emulator.fail_next_connects(n, error, status, retry_after)
+        )
 
     async def rate_limit_next_connects(self, n: int, retry_after: int = 1) -> None:
         """See :meth:`Emulator.rate_limit_next_connects`."""
