@@ -12,8 +12,12 @@ from slack_rtm.aio import RtmClient
 
 
 async def main() -> None:
-    rtm = RtmClient(os.environ["SLACK_TOKEN"], base_url=os.environ["SLACK_API_URL"],
-                    catch_up=True, state=os.environ["CURSOR_STATE"])
+    rtm = RtmClient(
+        os.environ["SLACK_TOKEN"],
+        base_url=os.environ["SLACK_API_URL"],
+        catch_up=True,
+        state=os.environ["CURSOR_STATE"],
+    )
     async with rtm:
         print("connected", flush=True)
         async for event in rtm:

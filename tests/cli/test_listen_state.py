@@ -26,10 +26,19 @@ def emu() -> Iterator[EmulatorThread]:
 
 
 def _listen(emu: EmulatorThread, state: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "SLACK_TOKEN": emu.bot_token, "SLACK_API_URL": emu.api_url,
-           "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([*CLI, "listen", "--type", "message", "--state", str(state)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "SLACK_TOKEN": emu.bot_token,
+        "SLACK_API_URL": emu.api_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    return subprocess.Popen(
+        [*CLI, "listen", "--type", "message", "--state", str(state)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _connected(emu: EmulatorThread, proc: subprocess.Popen[Any]) -> None:
@@ -66,7 +75,8 @@ def test_listen_state_catches_up_across_runs(emu: EmulatorThread, tmp_path: Path
         _connected(emu, first)
         ts1 = emu.post_message(alice, general, "first run")
         line = _lines(first, 1)[0]
-        assert line["ts"] == ts1 and "backfilled" not in line
+        assert line["ts"] == ts1
+        assert "backfilled" not in line
     finally:
         out, err = _stop(first)  # cursors are saved on close
     assert emu.bot_token not in out + err

@@ -12,8 +12,11 @@ from slack_rtm.session.events import Event, Message, decode_frame
 
 
 def live(channel: str, ts: str, text: str = "live") -> Any:
-    event = decode_frame(msgspec.json.encode(
-        {"type": "message", "channel": channel, "user": "U1", "text": text, "ts": ts}))
+    event = decode_frame(
+        msgspec.json.encode(
+            {"type": "message", "channel": channel, "user": "U1", "text": text, "ts": ts}
+        )
+    )
     assert isinstance(event, Message)
     return event
 
@@ -64,12 +67,16 @@ def test_release_merges_oldest_first_each_ts_once_live_wins() -> None:
     book.begin(["C1"])
     held_a = live("C1", "103.000000", "live-103")
     held_b = live("C1", "105.000000", "live-105")
-    assert book.intercept(held_b) and book.intercept(held_a)
-    history = [fetched("C1", t, f"old-{t}") for t in
-               ("104.000000", "103.000000", "101.000000", "100.000000", "99.000000")]
+    assert book.intercept(held_b)
+    assert book.intercept(held_a)
+    history = [
+        fetched("C1", t, f"old-{t}")
+        for t in ("104.000000", "103.000000", "101.000000", "100.000000", "99.000000")
+    ]
     out = book.release("C1", history)
     assert [e.ts for e in out] == ["101.000000", "103.000000", "104.000000", "105.000000"]
-    assert out[1] is held_a and out[3] is held_b  # the live copy wins
+    assert out[1] is held_a
+    assert out[3] is held_b
     assert [e.backfilled for e in out] == [True, False, True, False]
     assert book.holding == set()
     assert book.held_count == 0
@@ -87,8 +94,10 @@ def test_release_merges_oldest_first_each_ts_once_live_wins() -> None:
 def test_release_without_cursor_keeps_everything_and_duplicates_in_history_once() -> None:
     book = CatchUpBook()
     book.begin(["C9"])
-    out = book.release("C9", [fetched("C9", "2.000000"), fetched("C9", "1.000000"),
-                              fetched("C9", "2.000000", "again")])
+    out = book.release(
+        "C9",
+        [fetched("C9", "2.000000"), fetched("C9", "1.000000"), fetched("C9", "2.000000", "again")],
+    )
     assert [e.ts for e in out] == ["1.000000", "2.000000"]
     assert out[1].text == "old"  # the first fetched copy
 
@@ -119,8 +128,14 @@ def test_note_thread_is_bounded_most_recent_kept() -> None:
 
 
 def test_backfilled_message_shape() -> None:
-    item = {"user": "U1", "text": "hi", "ts": "5.000001", "type": "message",
-            "channel": "WRONG", "thread_ts": "4.000000"}
+    item = {
+        "user": "U1",
+        "text": "hi",
+        "ts": "5.000001",
+        "type": "message",
+        "channel": "WRONG",
+        "thread_ts": "4.000000",
+    }
     event = backfilled_message("C7", item)
     assert isinstance(event, Message)
     assert event.backfilled is True
@@ -128,8 +143,10 @@ def test_backfilled_message_shape() -> None:
     assert event.thread_ts == "4.000000"
     raw = event.raw
     assert list(raw)[:2] == ["type", "channel"]
-    assert raw["type"] == "message" and raw["channel"] == "C7"
-    assert raw["text"] == "hi" and raw["ts"] == "5.000001"
+    assert raw["type"] == "message"
+    assert raw["channel"] == "C7"
+    assert raw["text"] == "hi"
+    assert raw["ts"] == "5.000001"
     assert live("C7", "1.0").backfilled is False
 
 

@@ -15,8 +15,7 @@ from slack_rtm.emulator import EmulatorThread
 from slack_rtm.session.events import Event
 from slack_rtm.sync import RtmClient
 
-FAST: dict[str, Any] = {"ping_interval": 1.0, "ping_timeout": 1.0,
-                        "reconnect": Backoff(0.01, 0.05)}
+FAST: dict[str, Any] = {"ping_interval": 1.0, "ping_timeout": 1.0, "reconnect": Backoff(0.01, 0.05)}
 
 
 @pytest.fixture
@@ -50,20 +49,29 @@ def test_sync_gap_is_caught_up_once_in_order(emu: EmulatorThread) -> None:
 
     with RtmClient(emu.bot_token, base_url=emu.api_url, catch_up=True, **FAST) as rtm:
         it = iter(rtm)
-        seeded = [emu.post_message(alice, general, "seed g"),
-                  emu.post_message(bob, random, "seed r")]
+        seeded = [
+            emu.post_message(alice, general, "seed g"),
+            emu.post_message(bob, random, "seed r"),
+        ]
         _until(it, lambda: set(seeded) <= tss(), seen)
         time.sleep(0.3)
         assert emu.drop_and_hold(emu.bot_user_id, 0.8) == 1
         _until(it, lambda: any(e.type == "disconnected" for e in seen), seen)
-        gap = emu.post_messages([
-            {"user_id": alice, "channel_id": general, "text": "g1"},
-            {"user_id": bob, "channel_id": general, "text": "t1", "thread_ts": seeded[0]},
-            {"user_id": bob, "channel_id": random, "text": "r1"},
-            {"user_id": alice, "channel_id": general, "text": "g2"},
-        ])
-        _until(it, lambda: any(e.type == "catch_up" and e.phase == "done" for e in seen)
-               and set(gap) <= tss(), seen)
+        gap = emu.post_messages(
+            [
+                {"user_id": alice, "channel_id": general, "text": "g1"},
+                {"user_id": bob, "channel_id": general, "text": "t1", "thread_ts": seeded[0]},
+                {"user_id": bob, "channel_id": random, "text": "r1"},
+                {"user_id": alice, "channel_id": general, "text": "g2"},
+            ]
+        )
+        _until(
+            it,
+            lambda: (
+                any(e.type == "catch_up" and e.phase == "done" for e in seen) and set(gap) <= tss()
+            ),
+            seen,
+        )
     messages = [e for e in seen if e.type == "message"]
     assert len(messages) == len({m.ts for m in messages}) == len(seeded) + len(gap)
     for m in messages:
@@ -72,7 +80,8 @@ def test_sync_gap_is_caught_up_once_in_order(emu: EmulatorThread) -> None:
         keys = [ts_key(m.ts) for m in messages if m.channel == channel]
         assert keys == sorted(keys)
     done = next(e for e in seen if e.type == "catch_up" and e.phase == "done")
-    assert done.messages == len(gap) and done.failed == 0
+    assert done.messages == len(gap)
+    assert done.failed == 0
 
 
 def test_sync_for_begun_late_sees_every_event_handler_once(emu: EmulatorThread) -> None:
@@ -87,7 +96,8 @@ def test_sync_for_begun_late_sees_every_event_handler_once(emu: EmulatorThread) 
         seen: list[Event] = []
         _until(iter(rtm), lambda: posted[-1] in {getattr(e, "ts", None) for e in seen}, seen)
     types = [e.type for e in seen]
-    assert types[0] == "connecting" and "connected" in types
+    assert types[0] == "connecting"
+    assert "connected" in types
     assert [e.ts for e in seen if e.type == "message"] == posted
     assert handled == posted
 
