@@ -7,7 +7,8 @@ conversation with a cursor, most recently active first:
 
 - ``conversations.history`` after the cursor (``inclusive=false``, every page), and
 - ``conversations.replies`` after the cursor for each thread active in that window (a parent in
-  that history whose ``latest_reply`` is newer than the cursor) or recently active before it,
+  that history, or in the page of history just before the cursor, whose ``latest_reply`` is
+  newer than the cursor) or recently active before it,
 
 then hands the conversation's merged messages to the delivery queue, ahead of what is queued.
 Live delivery never waits for it: only the live messages of a conversation whose history is
@@ -235,6 +236,17 @@ class CatchUpRunner:
             page_cursor = _next_cursor(page, seen_cursors)
             if page_cursor is None:
                 break
+        # A thread begun during the gap under a parent at or before the cursor: history after
+        # the cursor does not show it (replies are not in history), but the parent's
+        # latest_reply does. One page before the cursor finds the recent such parents.
+        before = await self._call(partial(
+            api.conversations_history, self._token, channel, latest=cursor, inclusive=True,
+            limit=self._page_limit))
+        calls += 1
+        for message in before.result.messages:
+            latest = message.latest_reply
+            if message.thread_ts == message.ts and latest is not None and newer(latest, cursor):
+                threads.setdefault(message.ts, None)
         for thread_ts in self.book.threads.get(channel, ()):
             threads.setdefault(thread_ts, None)
         for thread_ts in threads:
