@@ -77,6 +77,9 @@ async def test_connection_faults(
     await _call(http, emu, "wait_connections", {"n": 0})
     await _call(http, emu, "fail_connects", {"n": 1, "error": "internal_error"})
     assert (await rtm_connect(emu, emu.bot_token))["error"] == "internal_error"
+    await _call(http, emu, "fail_connects", {"n": 1, "status": 503, "retry_after": 2})
+    assert (await rtm_connect(emu, emu.bot_token))["error"] == "internal_error"
+    assert emu.connect_log[-1].status == 503
     await _call(http, emu, "rate_limit_connects", {"n": 1, "retry_after": 2})
     assert (await rtm_connect(emu, emu.bot_token))["error"] == "ratelimited"
     await _call(http, emu, "token_error", {"token": emu.bot_token, "error": "token_revoked"})
@@ -110,6 +113,7 @@ async def test_firehose_over_http(
         ("post_message", {}, 400),
         ("pong", {"enabled": "yes"}, 400),
         ("fail_connects", {"n": -1}, 400),
+        ("fail_connects", {"n": 1, "retry_after": -1}, 400),
         ("inject_event", {"event": "not an object"}, 400),
         ("firehose", {"payloads": "nope"}, 400),
         ("wait_frame", {"match": {"type": "never"}, "timeout": 0.05}, 504),

@@ -110,12 +110,13 @@ def test_thread_sync_controls_with_a_client_thread() -> None:
         emu.wait_connections(0)
         assert emu.connection_count == 0
         emu.set_connect_rate_limit(None)
-        emu.fail_next_connects(1)
+        emu.fail_next_connects(1, retry_after=5)
         emu.rate_limit_next_connects(1)
         emu.set_token_error(emu.bot_token, "account_inactive")
         headers = {"Authorization": f"Bearer {emu.bot_token}"}
         answers = [httpx.get(emu.api_url + "/rtm.connect", headers=headers) for _ in range(3)]
         assert [r.status_code for r in answers] == [200, 429, 200]
+        assert answers[0].headers["Retry-After"] == "5"
         errors = [r.json()["error"] for r in answers]
         assert errors == ["internal_error", "ratelimited", "account_inactive"]
         assert emu.firehose(1) == 0

@@ -151,6 +151,22 @@ async def test_fail_next_connects(emu: Emulator, http: aiohttp.ClientSession) ->
     assert [c.error for c in emu.connect_log] == ["service_unavailable"] * 2 + [None]
 
 
+async def test_fail_next_connects_with_retry_after(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emu.fail_next_connects(1, error="service_unavailable", status=503, retry_after=3)
+    emu.fail_next_connects(1, status=500)
+    url = emu.api_url + "/rtm.connect"
+    status, body, headers = await _get(http, url, headers=_bearer(emu.bot_token))
+    assert (status, body, headers["Retry-After"]) == (
+        503, {"ok": False, "error": "service_unavailable"}, "3")
+    status, _, headers = await _get(http, url, headers=_bearer(emu.bot_token))
+    assert status == 500
+    assert "Retry-After" not in headers
+    with pytest.raises(ValueError, match="retry_after"):
+        emu.fail_next_connects(1, retry_after=-1)
+
+
 async def test_rate_limit_next_connects(emu: Emulator, http: aiohttp.ClientSession) -> None:
     emu.rate_limit_next_connects(1, retry_after=7)
     url = emu.api_url + "/rtm.connect"
