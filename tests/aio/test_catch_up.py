@@ -355,6 +355,7 @@ async def test_wait_closed_stops_keeping(emu: Emulator) -> None:
             await asyncio.sleep(0.02)
         assert handled == [ts]
         assert rtm._kept is None
+        assert not rtm._keeping
         await rtm.close()
         await asyncio.wait_for(waiter, 3)
 

@@ -111,13 +111,14 @@ def test_sync_wait_closed_keeps_nothing(emu: EmulatorThread) -> None:
     waiter.start()
     try:
         deadline = time.monotonic() + 3
-        while rtm._client._kept is not None and time.monotonic() < deadline:
+        while rtm._client._keeping and time.monotonic() < deadline:
             time.sleep(0.01)
         ts = emu.post_message(_people(emu)[0], emu.general_channel_id, "handled only")
         while ts not in handled and time.monotonic() < deadline:
             time.sleep(0.01)
         assert handled == [ts]
         assert rtm._client._kept is None
+        assert not rtm._client._keeping
     finally:
         rtm.close()
         waiter.join(5)

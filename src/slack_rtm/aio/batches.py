@@ -75,7 +75,7 @@ class EventBatches:
             driver._iterators += 1
             kept = driver._take_kept()
             if kept:  # handled in the background before this iteration began
-                return list(kept)
+                return kept
         elif self._closed:
             return []
         queue = driver._queue

@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import ssl as ssl_module
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -305,7 +304,7 @@ class RtmClient(Driver):
         self._closed = loop.create_future()
         self._finalized = loop.create_future()
         self._core.start(loop.time())
-        self._kept = deque()  # until someone iterates, or says they will not (wait_closed)
+        self._keeping = True  # until someone iterates, or says they will not (wait_closed)
         self._process()
         if self._has_handlers:
             self._ensure_dispatcher()
@@ -372,7 +371,7 @@ class RtmClient(Driver):
         """
         if self._closed is None:
             raise StateError("the client is not started: connect first")
-        self._kept = None  # handlers only: nothing to keep for an iteration
+        self._stop_keeping()  # handlers only: nothing to keep for an iteration
         await asyncio.shield(self._closed)
         await self._await_end()
 
@@ -442,9 +441,8 @@ class RtmClient(Driver):
         book = self._book
         latest = book.latest if book is not None else {}
         try:
-            kept = self._take_kept()
-            while kept:  # handled in the background before this iteration began
-                yield kept.popleft()
+            for event in self._take_kept():  # handled in the background before this began
+                yield event
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()

@@ -76,10 +76,10 @@ class Driver:
         "__weakref__", "_allow_insecure", "_base_url", "_batch_presence_aware", "_book",
         "_catchup", "_close_timeout", "_closed", "_config", "_cookie", "_core", "_dispatcher",
         "_finalize_task", "_finalized", "_handlers", "_has_handlers", "_http", "_iterators",
-        "_kept", "_listeners", "_log", "_loop", "_max_queue", "_now", "_open_tasks", "_paused",
-        "_presence_sub", "_proxy", "_queue", "_read_buffer_size", "_self", "_ssl", "_stopped",
-        "_tasks", "_team", "_timeout", "_timer", "_timer_at", "_token", "_user_agent", "_waiter",
-        "_ws_headers",
+        "_keeping", "_kept", "_listeners", "_log", "_loop", "_max_queue", "_now", "_open_tasks",
+        "_paused", "_presence_sub", "_proxy", "_queue", "_read_buffer_size", "_self", "_ssl",
+        "_stopped", "_tasks", "_team", "_timeout", "_timer", "_timer_at", "_token", "_user_agent",
+        "_waiter", "_ws_headers",
     )
 
     def __init__(
@@ -146,8 +146,10 @@ class Driver:
         self._paused = False
         self._iterators = 0
         # Events the background dispatcher handled before anyone iterated, kept so that an
-        # `async for` begun after `async with` still sees every event (None: not keeping).
-        self._kept: deque[Event] | None = None
+        # `async for` begun after `async with` still sees every event. The list is made on the
+        # first event kept: an idle session pays nothing for it.
+        self._keeping = False
+        self._kept: list[Event] | None = None
         self._stopped = False
         self._closed: asyncio.Future[None] | None = None
         self._finalized: asyncio.Future[None] | None = None  # set once _finalize is done
@@ -553,7 +555,7 @@ class Driver:
                     latest[event.channel] = event.ts
                     if event.thread_ts is not None:
                         book.note_thread(event.channel, event.thread_ts)
-                if self._kept is not None:
+                if self._keeping:
                     self._keep(event)
                 found = cache_get(event.type)
                 sole = found[2] if found is not None else None
@@ -580,19 +582,25 @@ class Driver:
         """Keep a handled event for the first iteration, up to ``max_queue`` of them: past
         that, nobody is iterating, and keeping stops for good (freed, with a warning)."""
         kept = self._kept
-        assert kept is not None
+        if kept is None:
+            kept = self._kept = []
         kept.append(event)
         if len(kept) >= self._max_queue:
-            self._log.warning(
+            self._log.info(
                 "%d events went to handlers with nobody iterating: no longer keeping them for a "
                 "later `async for` (call wait_closed() or run() when handlers are all you use)",
                 len(kept))
-            self._kept = None
+            self._stop_keeping()
 
-    def _take_kept(self) -> deque[Event] | None:
-        """For an iteration that begins: the events handled before it, and keeping stops."""
-        kept = self._kept
+    def _stop_keeping(self) -> None:
+        self._keeping = False
         self._kept = None
+
+    def _take_kept(self) -> list[Event]:
+        """For an iteration that begins: the events handled before it (oldest first); keeping
+        stops."""
+        kept = self._kept or []
+        self._stop_keeping()
         return kept
 
     def _handle(self, event: Event) -> Awaitable[None] | None:
