@@ -32,6 +32,7 @@ CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "slack_sdk_v2": ("slack_sdk rtm_v2 (as shipped)", ("slack_sdk",)),
     "slack_sdk_v2_raised": ("slack_sdk rtm_v2 (recursion limit raised)", ("slack_sdk",)),
     "ours_iter": ("slack_rtm asyncio (async for)", ()),
+    "ours_catchup": ("slack_rtm asyncio (async for, catch_up=True)", ()),
     "ours_handler": ("slack_rtm asyncio (handler)", ()),
     "ours_sync": ("slack_rtm sync (for loop)", ()),
 }
@@ -115,10 +116,11 @@ def run_client(name: str, api: str, token: str, marks: Marks, timeout: float) ->
 
         limit = 10_000_000 if name == "slack_sdk_v2_raised" else None
         rtm_v2(api, token, _ready, count, timeout, lambda: marks.seen, recursion_limit=limit)
-    elif name in ("ours_iter", "ours_handler"):
+    elif name in ("ours_iter", "ours_handler", "ours_catchup"):
         import ingest_ours
 
-        main = ingest_ours.ours_iter if name == "ours_iter" else ingest_ours.ours_handler
+        main = {"ours_iter": ingest_ours.ours_iter, "ours_handler": ingest_ours.ours_handler,
+                "ours_catchup": ingest_ours.ours_catchup}[name]
         ingest_ours.async_client_class()
         asyncio.run(asyncio.wait_for(main(api, token, _ready, count), timeout))
     elif name == "ours_sync":

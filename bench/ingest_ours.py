@@ -47,6 +47,16 @@ async def ours_iter(api_url: str, token: str, on_hello: OnHello, count: Count) -
                 break
 
 
+async def ours_catchup(api_url: str, token: str, on_hello: OnHello, count: Count) -> None:
+    """``ours_iter`` with ``catch_up=True``: what tracking the cursors costs on the ingest path."""
+    rtm = async_client_class()(token, base_url=api_url, catch_up=True)
+    async with rtm:
+        on_hello()
+        async for event in rtm:
+            if event.type == "message" and count():
+                break
+
+
 async def ours_handler(api_url: str, token: str, on_hello: OnHello, count: Count) -> None:
     """Our asyncio client, with a plain (sync) handler registered by ``rtm.on("message")``."""
     rtm = async_client_class()(token, base_url=api_url)

@@ -271,6 +271,14 @@ def targets(result: dict[str, Any]) -> list[dict[str, str]]:
             "-" if r2 is None else f"{r2:.1f}x by {basis2} (wall {_fmt(wall2, '.1f')}x; "
             f"bare picows+msgspec {_fmt(yard2, '.1f')}x)",
             None if r2 is None else r2 >= 15)
+    base, catch = ingest.get("ours_iter"), ingest.get("ours_catchup")
+    if base is not None and catch is not None:
+        r_base, basis = ingest_ratio(base, "vs_yardstick")
+        r_catch, _ = ingest_ratio(catch, "vs_yardstick")
+        ratio = None if r_base is None or r_catch is None else r_catch / r_base
+        add("ingest with catch_up=True >= 0.95x without (async for, same run)",
+            "-" if ratio is None else f"{ratio:.3f}x by {basis} (each vs bare picows+msgspec)",
+            None if ratio is None else ratio >= 0.95)
     dens = [d for d in result.get("density", []) if d["kind"] == "ours"]
     if dens:
         d = max(dens, key=lambda x: x.get("requested", x["sessions"]))
