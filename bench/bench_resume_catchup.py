@@ -2,17 +2,19 @@
 
 Run: ``.venv/bin/python bench/bench_resume_catchup.py`` (``--quick`` for a smoke run). The
 emulator runs on a thread of this process (``EmulatorThread``); our asyncio client runs on the
-main thread. Four measurements:
+main thread. Three measurements:
 
 - **reconnect after an abrupt drop**, median time from the drop to ``hello``, with fast resume
   (the last ``reconnect_url``) and without (``rtm.connect`` first), in alternating trials;
 - **rtm.connect calls during 100 drops in a row** with fast resume (target: at most 5);
 - **catch-up**: 5 channels x 100 messages posted during a 3 s gap (the client's user held
   away): lost and duplicated messages (target: 0 and 0) and the time from ``hello`` to
-  ``catch_up`` done;
-- **the cost of catch-up tracking on the ingest path**: CPU time of this thread to take a
-  firehose with ``catch_up=True`` against ``catch_up=False``, alternating rounds (target: at
-  most 5% more).
+  ``catch_up`` done.
+
+What catch-up costs on the ingest path is ``bench/run.py``'s ingest scenario (the client
+``ours_catchup`` beside ``ours_iter``, the emulator in its own process), not measured here: with
+the emulator on a thread of this process the two share the GIL, and the figure moved with that
+more than with the client.
 
 Sessions here count as healthy after 0.05 s (``healthy_after``) so that a drop is followed by
 an immediate reconnect, as it is after 5 s by default.
@@ -132,31 +134,6 @@ async def catch_up(emu: EmulatorThread, channels: list[str], per_channel: int,
             "hello_to_done_ms": (done_at - hello_at) * 1000 if hello_at else None}
 
 
-async def ingest_cost(emu: EmulatorThread, n: int, rounds: int) -> dict[str, Any]:
-    """This thread's CPU seconds to take ``n`` firehose events, catch-up off vs on."""
-    cpu: dict[str, list[float]] = {"off": [], "on": []}
-    for _ in range(rounds):
-        for name in ("off", "on"):
-            rtm = RtmClient(emu.bot_token, base_url=emu.api_url, catch_up=name == "on",
-                            max_queue=100_000)
-            async with rtm:
-                emu.prepare_firehose(n)
-                seen = 0
-                t0 = time.thread_time()
-                fire = asyncio.ensure_future(emu.aio.firehose(n, user_id=emu.bot_user_id))
-                async for event in rtm:
-                    if type(event) is Message:
-                        seen += 1
-                        if seen >= n:
-                            break
-                cpu[name].append(time.thread_time() - t0)
-                await fire
-    off, on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
-    pairs = [b / a for a, b in zip(cpu["off"], cpu["on"], strict=True)]
-    return {"events": n, "rounds": rounds, "cpu_off_s": off, "cpu_on_s": on,
-            "ratio_median_of_pairs": statistics.median(pairs)}
-
-
 async def main_async(quick: bool) -> dict[str, Any]:
     emulator = Emulator(reconnect_url_interval=0.05 if quick else 0.1, write_rate=None)
     ws = emulator.workspace
@@ -172,7 +149,6 @@ async def main_async(quick: bool) -> dict[str, Any]:
             "connect_calls": await connect_calls(emu, 5 if quick else 100),
             "catch_up": await catch_up(emu, channels, 10 if quick else 100,
                                        0.5 if quick else 3.0),
-            "ingest": await ingest_cost(emu, 2000 if quick else 100_000, 1 if quick else 7),
         }
     finally:
         emu.stop()
@@ -183,8 +159,6 @@ def report(r: dict[str, Any]) -> str:
     rec = r["reconnect_ms_median"]
     calls = r["connect_calls"]
     cu = r["catch_up"]
-    ing = r["ingest"]
-    ratio = ing["ratio_median_of_pairs"]
     lines = [
         "fast resume and catch-up (bench/bench_resume_catchup.py)",
         f"  reconnect after abrupt drop, median to hello: fast resume {rec['fast resume']:.1f} ms"
@@ -197,9 +171,6 @@ def report(r: dict[str, Any]) -> str:
         f"{cu['hello_to_done_ms']:.0f} ms"
         f"  [target 0 lost, 0 duplicates: "
         f"{'PASS' if cu['lost'] == 0 and cu['duplicates'] == 0 else 'MISS'}]",
-        f"  catch-up tracking on the ingest path: {ratio:.3f}x the CPU without "
-        f"({ing['events']} events, median of {ing['rounds']} pairs)"
-        f"  [target <= 1.05x: {'PASS' if ratio <= 1.05 else 'MISS'}]",
     ]
     return "\n".join(lines)
 
