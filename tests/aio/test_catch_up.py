@@ -364,3 +364,25 @@ async def test_wait_closed_stops_keeping(emu: Emulator) -> None:
 def test_catch_up_must_be_bool(emu: Emulator, bad: Any) -> None:
     with pytest.raises(TypeError, match="catch_up"):
         RtmClient("xoxb-1", catch_up=bad, config=FAST)
+
+
+async def test_a_second_gap_during_a_catch_up_loses_nothing(emu: Emulator) -> None:
+    """A new gap while a catch-up runs restarts it; the first one's clean-up must not release
+    the second one's holds (live messages would then pass older history)."""
+    general, random = (channel_id(emu, n) for n in ("general", "random"))
+    async with make_client(emu, catch_up=True) as rtm:
+        rec = Recorder(rtm)
+        await seed(emu, rec, [general, random])
+        await asyncio.sleep(0.3)
+        alice = person(emu)
+        await emu.drop_and_hold(emu.bot_user_id, 0.5)
+        gap1 = [await emu.post_message(alice, ch, "gap one") for ch in (general, random)]
+        emu.rate_limit_next_history_calls(1, retry_after=1)  # the first catch-up waits 1 s
+        await rec.wait(lambda: rec.phases("started"), timeout=8)
+        await emu.drop_and_hold(emu.bot_user_id, 0.5)  # a second gap while it waits
+        gap2 = [await emu.post_message(alice, ch, "gap two") for ch in (general, random)]
+        await rec.wait(lambda: rec.phases("done"), timeout=10)
+        live = [await emu.post_message(alice, ch, "live") for ch in (general, random)]
+        await rec.has_ts(gap1 + gap2 + live, timeout=10)
+        check_backfilled(rec, gap1 + gap2)
+        assert len(rec.phases("started")) == 2  # the first was cancelled and begun again

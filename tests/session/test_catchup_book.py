@@ -153,3 +153,22 @@ def test_backfilled_message_shape() -> None:
 def test_backfilled_message_never_raises_on_junk() -> None:
     event = backfilled_message("C1", {"ts": 5, "text": ["not", "text"]})
     assert event.backfilled is True
+
+
+def test_release_since_uses_the_catch_ups_own_cursor() -> None:
+    book = CatchUpBook({"C1": "100.000001"})
+    book.begin(["C1"])
+    fetched = [backfilled_message("C1", {"ts": ts, "text": ts})
+               for ts in ("100.000001", "100.000002", "100.000003")]
+    out = book.release("C1", fetched, since="100.000002")
+    assert [e.ts for e in out] == ["100.000003"]
+
+
+def test_drop_forgets_a_conversation_even_with_unsynced_deliveries() -> None:
+    book = CatchUpBook({"C1": "100.000001", "C2": "100.000001"})
+    book.note_thread("C1", "100.000001")
+    book.track(backfilled_message("C1", {"ts": "100.000009"}))  # noted, not synced yet
+    book.drop("C1")
+    assert "C1" not in book.sync()
+    assert "C1" not in book.threads
+    assert book.cursors == {"C2": "100.000001"}

@@ -161,13 +161,14 @@ class CatchUpRunner:
 
     def start(self) -> None:
         """Catch up now (after a ``hello`` that followed a gap); a catch-up still running is
-        cancelled first (its held messages are released, and the new one fetches again from
-        the cursors, which only move on delivery)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = asyncio.ensure_future(self._run())
+        cancelled first, and the new one begins once it has ended (its held messages
+        released): the new one fetches again from the cursors, which only move on delivery."""
+        self._task = asyncio.ensure_future(self._run(self._task))
 
-    async def _run(self) -> None:
+    async def _run(self, previous: asyncio.Task[None] | None = None) -> None:
+        if previous is not None and not previous.done():
+            previous.cancel()
+            await asyncio.wait([previous])  # its clean-up must not release our holds
         book = self.book
         plan = book.plan()
         if not plan:
@@ -191,11 +192,11 @@ class CatchUpRunner:
                     self._log.warning("catch-up skipped a conversation: %s answered %r",
                                       "conversations.history", exc.error)
                     if exc.error in _GONE:
-                        book.cursors.pop(channel, None)
+                        book.drop(channel)
                 except SlackRtmError as exc:
                     failed += 1
                     self._log.warning("catch-up skipped a conversation: %s", exc)
-                released = book.release(channel, fetched)
+                released = book.release(channel, fetched, since=cursor)
                 messages += sum(1 for e in released if e.backfilled)
                 if released:
                     self._deliver_front(released)

@@ -161,16 +161,17 @@ class CatchUpBook:
         ts = event.ts
         return ts is not None and (channel, ts) in self._seen and not event.backfilled
 
-    def release(self, channel: str, fetched: Iterable[Event]) -> list[Event]:
+    def release(self, channel: str, fetched: Iterable[Event], *,
+                since: str | None = None) -> list[Event]:
         """End the hold on ``channel``: its history (``fetched``, any order) and held live
         messages, merged oldest first, each ``ts`` once; deliver the list next.
 
-        Fetched messages at or before the cursor the catch-up began with are dropped (already
-        delivered before the gap).
+        Fetched messages at or before ``since`` (the cursor the catch-up began with; default:
+        the conversation's cursor now) are dropped: they were delivered before the gap.
         """
         self.holding.discard(channel)
         held = self._held.pop(channel, [])
-        cursor = self.sync().get(channel)
+        cursor = since if since is not None else self.sync().get(channel)
         by_ts: dict[str, Event] = {}
         untimed: list[Event] = []
         for event in held:
@@ -190,6 +191,13 @@ class CatchUpBook:
         ordered = [by_ts[ts] for ts in sorted(by_ts, key=_safe_key)]
         self.filtering = bool(self.holding or self._seen)
         return ordered + untimed
+
+    def drop(self, channel: str) -> None:
+        """Forget ``channel`` (it cannot be read any more: ``not_in_channel``, ...): no cursor,
+        no threads; a later message there starts it again."""
+        self.sync()
+        self.cursors.pop(channel, None)
+        self.threads.pop(channel, None)
 
     def forget(self) -> None:
         """Stop dropping late live copies of backfilled messages (a while after a catch-up)."""

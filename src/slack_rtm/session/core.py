@@ -34,6 +34,7 @@ from slack_rtm.errors import (
     SocketAuthError,
     StateError,
 )
+from slack_rtm.redact import redact_text
 from slack_rtm.session.actions import (
     Action,
     CallConnect,
@@ -608,9 +609,10 @@ class SessionCore:
         if refusals >= limit:
             error = SocketAuthError(
                 f"the WebSocket refused the credentials {refusals} times in a row (in-band "
-                f"error 401: {msg!r}). Check that the token is valid; for a browser session "
-                "(xoxc- token) that the d cookie (and d-s, if the workspace wants it) is current "
-                "and passed as cookie=, and that user_agent is one Slack accepts",
+                f"error 401: {redact_text(msg)!r}). Check that the token is valid; for a "
+                "browser session (xoxc- token) that the d cookie (and d-s, if the workspace "
+                "wants it) is current and passed as cookie=, and that user_agent is one Slack "
+                "accepts",
                 refusals=refusals,
             )
             self._shutdown(now, "the socket refused the credentials", error)
