@@ -51,7 +51,11 @@ def test_user_agent_without_installed_metadata(monkeypatch: pytest.MonkeyPatch) 
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "version", missing)  # the module client.py reads it from
-    assert client_module.default_user_agent().startswith("slack-rtm/0 python/")
+    client_module.default_user_agent.cache_clear()  # computed once per process otherwise
+    try:
+        assert client_module.default_user_agent().startswith("slack-rtm/0 python/")
+    finally:
+        client_module.default_user_agent.cache_clear()
 
 
 README_EXAMPLE = '''

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import ssl as ssl_module
@@ -108,11 +109,15 @@ class Driver:
         self._cookie = cookie
         self._user_agent = user_agent if user_agent is not None else default_user_agent()
         # The WebSocket upgrade carries what the Web API call carries (PROTOCOL.md §7): the
-        # session cookie and, with it, the web client's Origin; the User-Agent always.
-        headers = [("User-Agent", self._user_agent)]
-        if cookie is not None:
-            headers += [("Cookie", cookie.header), ("Origin", BROWSER_ORIGIN)]
-        self._ws_headers = tuple(headers)
+        # session cookie and, with it, the web client's Origin; the User-Agent always. The
+        # usual case, no cookie and the default User-Agent, shares one tuple (density).
+        if cookie is None and user_agent is None:
+            self._ws_headers = _default_ws_headers()
+        else:
+            headers = [("User-Agent", self._user_agent)]
+            if cookie is not None:
+                headers += [("Cookie", cookie.header), ("Origin", BROWSER_ORIGIN)]
+            self._ws_headers = tuple(headers)
         self._timeout = timeout
         self._close_timeout = close_timeout
         self._max_queue = max_queue
@@ -161,7 +166,7 @@ class Driver:
         if catch_up:
             self._book = CatchUpBook()
             runner = CatchUpRunner(
-                book=self._book, store=state, token=token, make_http=self._history_client,
+                book=self._book, store=state, token=token, make_http=self._web_client,
                 deliver_front=self._deliver_front, emit=self._emit, logger=self._log,
             )
             self._catchup = (runner, owns_state)
@@ -282,9 +287,9 @@ class Driver:
         self._queue.append(event)
         self._wake()
 
-    def _history_client(self) -> AsyncClient:
-        """A Web API client like rtm.connect's, for catch-up's history calls (it retries them
-        itself, so this one does not)."""
+    def _web_client(self) -> AsyncClient:
+        """A fresh Web API client with the session's settings (base URL, proxy, TLS, cookie,
+        User-Agent) and no retries: the core retries rtm.connect, catch-up its history calls."""
         return AsyncClient(
             base_url=self._base_url, timeout=self._timeout, retry=RetryConfig.none(),
             proxy=self._proxy, verify=self._tls_context(), user_agent=self._user_agent,
@@ -388,7 +393,7 @@ class Driver:
         assert self._loop is not None
         self._log.debug("calling rtm.connect (attempt %d)", attempt)
         # A fresh HTTP client per call, closed right after: an idle session holds no pool.
-        http = self._http = self._history_client()
+        http = self._http = self._web_client()
         try:
             response = await AsyncRtmApi(http).rtm_connect(
                 self._token,
@@ -580,7 +585,7 @@ class Driver:
 
     def _keep(self, event: Event) -> None:
         """Keep a handled event for the first iteration, up to ``max_queue`` of them: past
-        that, nobody is iterating, and keeping stops for good (freed, with a warning)."""
+        that, nobody is iterating, and keeping stops for good (freed, and logged)."""
         kept = self._kept
         if kept is None:
             kept = self._kept = []
@@ -666,6 +671,11 @@ def _shared_tls_context() -> ssl_module.SSLContext:
     if not _TLS:
         _TLS.append(ssl_module.create_default_context())
     return _TLS[0]
+
+
+@functools.cache
+def _default_ws_headers() -> tuple[tuple[str, str], ...]:
+    return (("User-Agent", default_user_agent()),)
 
 
 def _fast_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:

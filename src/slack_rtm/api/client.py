@@ -8,6 +8,7 @@ differs from its twin only in I/O and sleeping; settings, checks and the whole c
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import platform
@@ -41,6 +42,7 @@ T = TypeVar("T", bound=_Body)
 ProxyType = str | httpx.URL | httpx.Proxy
 
 
+@functools.cache
 def default_user_agent() -> str:
     """``slack-rtm/<version> python/<version> httpx/<version>``."""
     try:
