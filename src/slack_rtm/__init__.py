@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     )
     from slack_rtm.cursors import (
         CursorStore,
-        CursorStoreError,
         MemoryCursorStore,
         SQLiteCursorStore,
         open_cursor_store,
@@ -58,6 +57,7 @@ if TYPE_CHECKING:
     from slack_rtm.errors import (
         ApiError,
         ConnectionClosedError,
+        CursorStoreError,
         FrameTooLargeError,
         ProtocolError,
         RateLimitedError,
@@ -171,7 +171,7 @@ _HOMES = {
     "Connecting": "slack_rtm.session.events",
     "ConnectionClosedError": "slack_rtm.errors",
     "CursorStore": "slack_rtm.cursors",
-    "CursorStoreError": "slack_rtm.cursors",
+    "CursorStoreError": "slack_rtm.errors",
     "Disconnected": "slack_rtm.session.events",
     "Event": "slack_rtm.session.events",
     "FrameTooLargeError": "slack_rtm.errors",

@@ -60,7 +60,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
-from slack_rtm.errors import SlackRtmError, StateError
+from slack_rtm.errors import CursorStoreError, StateError
 
 __all__ = [
     "CursorStore",
@@ -111,14 +111,6 @@ WHERE excluded.ts_sec > cursors.ts_sec
 """
 
 _SELECT = "SELECT channel, ts FROM cursors WHERE scope = ?"
-
-
-class CursorStoreError(SlackRtmError):
-    """The cursor file cannot be used: missing directory, not an SQLite cursor file, written by
-    a newer slack-rtm, locked by another process for too long, or an SQLite I/O error.
-
-    The message names the file and says what to do; the SQLite error, if any, is chained.
-    """
 
 
 def ts_key(ts: str) -> tuple[int, int]:

@@ -8,6 +8,7 @@ The tree, split by where the error comes from::
     │   │   │                          (also named SlackApiError: any method, not rtm.connect only)
     │   │   └── RateLimitedError       HTTP 429 / "ratelimited"; .retry_after seconds
     │   └── ResponseValidationError    a 2xx body that is not the documented schema
+    ├── CursorStoreError               the catch-up cursor file cannot be used (slack_rtm.cursors)
     ├── TransportError                 network failure talking to Slack (HTTP or WebSocket)
     │   └── TransportTimeoutError      ... because a deadline passed
     ├── SessionError                   the real-time session
@@ -38,6 +39,7 @@ from slack_rtm.redact import redact_text
 __all__ = [
     "ApiError",
     "ConnectionClosedError",
+    "CursorStoreError",
     "FrameTooLargeError",
     "ProtocolError",
     "RateLimitedError",
@@ -168,6 +170,14 @@ class ResponseValidationError(ApiError):
     """A successful-looking response whose body is not the documented schema.
 
     For example an HTML page from a proxy, invalid JSON, or a success missing ``url``.
+    """
+
+
+class CursorStoreError(SlackRtmError):
+    """The cursor file cannot be used: missing directory, not an SQLite cursor file, written by
+    a newer slack-rtm, locked by another process for too long, or an SQLite I/O error.
+
+    The message names the file and says what to do; the SQLite error, if any, is chained.
     """
 
 
