@@ -42,16 +42,41 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
 calls, and their awaitable twins on ``.aio``; the HTTP control API (:mod:`.control`, under
 ``/_emulator/``) offers every control to other processes as ``POST /_emulator/<name>``.
 
-Modules: :mod:`.workspace` (team, users, channels), :mod:`.server` (:class:`Emulator` and its
-Python controls), :mod:`.faults` (fault injection), :mod:`.webapi` (``rtm.connect``,
-``auth.test``), :mod:`.websocket` (the RTM session), :mod:`.connection` (one client socket),
-:mod:`.control` (the HTTP control API), :mod:`.firehose` (pre-encoded event streams),
-:mod:`.limits` (rate limits, timestamps), :mod:`.records` (what is recorded),
-:mod:`.history` (the message store and its queries), :mod:`.conversations` (the history
-methods), :mod:`.history_controls` (history rate limits and gap controls),
-:mod:`.thread` (:class:`EmulatorThread`), :mod:`.pytest_plugin` (the ``slack_emulator`` fixture).
-Also :mod:`.browser` (browser sessions, upgrade records, refused sockets) and :mod:`.resume`
-(``reconnect_url`` events and resume tickets).
+Modules: the emulator is built in layers; each module imports only from layers below it (and
+its own), checked by ``tests/emulator/test_layers.py``::
+
+    thread, pytest_plugin        EmulatorThread and its .aio twins; the slack_emulator fixture
+        |
+    server                       Emulator = EmulatorState + the aiohttp server (start, stop)
+        |
+    api/  websocket  control     /api/<method>, /websocket/<ticket>, /_emulator/<name>
+        |
+    state                        EmulatorState: all the state and the Python controls, built
+        |                        from the mixins faults, browser, resume, history_controls
+    faults  browser  resume  history_controls
+        |
+    workspace  records  limits  validate  connection  history  firehose
+
+- Bottom: :mod:`.workspace` (team, users, channels), :mod:`.records` (what is recorded and
+  handed out: frames, ``rtm.connect`` calls, browser sessions, ticket grants), :mod:`.limits`
+  (rate limits, timestamps), :mod:`.validate` (argument checks), :mod:`.connection` (one client
+  socket), :mod:`.history` (the message store and its queries), :mod:`.firehose` (pre-encoded
+  event streams).
+- Mixins: :mod:`.faults` (fault injection), :mod:`.browser` (browser sessions, upgrade records,
+  refused sockets), :mod:`.resume` (``reconnect_url`` events and resume tickets),
+  :mod:`.history_controls` (history rate limits and gap controls).
+- :mod:`.state` (:class:`~slack_rtm.emulator.state.EmulatorState`: the state and every Python
+  control).
+- Handlers, on the state: :mod:`.api` (the Web API, one module per family: :mod:`.api.rtm`
+  ``rtm.connect``, :mod:`.api.auth` ``auth.test``, :mod:`.api.conversations` the history
+  methods, :mod:`.api.common` parameters, authentication and JSON answers), :mod:`.websocket`
+  (the RTM session), :mod:`.control` (the HTTP control API).
+- :mod:`.server` (:class:`Emulator`: the state plus the aiohttp app and its lifecycle).
+- :mod:`.thread` (:class:`EmulatorThread`), :mod:`.pytest_plugin` (the ``slack_emulator``
+  fixture).
+
+The one reference upward: :meth:`Emulator.start_in_thread` imports :mod:`.thread` when called.
+:mod:`.webapi` is kept for compatibility only (it re-exports :mod:`.api`).
 """
 
 from __future__ import annotations
@@ -61,8 +86,8 @@ from typing import TYPE_CHECKING
 from slack_rtm.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from slack_rtm.emulator.browser import BrowserSession, Upgrade
-    from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
+    from slack_rtm.emulator.browser import Upgrade
+    from slack_rtm.emulator.records import BrowserSession, ConnectCall, ReceivedFrame
     from slack_rtm.emulator.server import Emulator
     from slack_rtm.emulator.thread import AsyncControls, EmulatorThread
     from slack_rtm.emulator.websocket import ERRORS
@@ -87,7 +112,7 @@ __all__ = [
 # imports plugins before coverage starts, so an eager import here would hide the emulator's
 # module-level lines from coverage (and slow every pytest start).
 _HOMES = {
-    "BrowserSession": ".browser",
+    "BrowserSession": ".records",
     "Upgrade": ".browser",
     "ConnectCall": ".records",
     "ReceivedFrame": ".records",

@@ -10,7 +10,9 @@ Every WebSocket upgrade is recorded (:class:`Upgrade`, :attr:`BrowserControls.up
 headers a browser-session client must get right: ``Cookie``, ``Origin`` and ``User-Agent``.
 :meth:`BrowserControls.refuse_next_sockets` refuses the next upgrades in-band with the same 401
 frame, before or after ``hello``. :class:`BrowserControls` is a mixin of
-:class:`~slack_rtm.emulator.server.Emulator`, which calls :meth:`BrowserControls._init_browser`.
+:class:`~slack_rtm.emulator.state.EmulatorState`, which calls
+:meth:`BrowserControls._init_browser`. :class:`~slack_rtm.emulator.records.BrowserSession` lives
+in :mod:`.records` (re-exported here).
 """
 
 from __future__ import annotations
@@ -24,11 +26,9 @@ from urllib.parse import unquote
 import msgspec
 from aiohttp import web
 
+from slack_rtm.emulator.records import BrowserSession, Grant
 from slack_rtm.emulator.validate import check_count
 from slack_rtm.emulator.workspace import User, Workspace
-
-if TYPE_CHECKING:
-    from slack_rtm.emulator.server import Grant
 
 __all__ = [
     "UNAUTHORIZED_EVENT",
@@ -55,27 +55,6 @@ MUST_ENCODE: Final = frozenset("/+=")
 #: ``invalid_auth`` (browser-session cookie missing or wrong), ``refused`` and
 #: ``refused_after_hello`` (:meth:`BrowserControls.refuse_next_sockets`).
 UpgradeOutcome = Literal["hello", "expired", "invalid_auth", "refused", "refused_after_hello"]
-
-
-class BrowserSession(msgspec.Struct, frozen=True):
-    """A person's browser session: the ``xoxc-`` token and the cookie(s) it needs.
-
-    Attributes:
-        user_id: the person it authenticates as.
-        token: the ``xoxc-...`` token.
-        cookie: the raw (not encoded) ``d`` cookie value: starts ``xoxd-`` and holds ``/``,
-            ``+`` and ``=``, so a client must URL-encode it once.
-        d_s: the ``d-s`` cookie value that must come too, or ``None`` if not required.
-    """
-
-    user_id: str
-    token: str
-    cookie: str
-    d_s: str | None = None
-
-    def __repr__(self) -> str:
-        # The token and the cookie are a person's login: never in a repr.
-        return f"BrowserSession(user_id={self.user_id!r})"
 
 
 class Upgrade(msgspec.Struct, frozen=True):

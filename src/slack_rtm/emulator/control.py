@@ -84,14 +84,14 @@ from aiohttp import web
 from slack_rtm.emulator.records import ReceivedFrame
 
 if TYPE_CHECKING:
-    from slack_rtm.emulator.server import Emulator
+    from slack_rtm.emulator.state import EmulatorState
 
 __all__ = ["ACTIONS", "ALIASES", "PREFIX", "add_routes"]
 
 PREFIX = "/_emulator"
 
 Body = dict[str, Any]
-Action = Callable[["Emulator", Body], Awaitable[Body]]
+Action = Callable[["EmulatorState", Body], Awaitable[Body]]
 
 
 def _reply(body: Body, status: int = 200) -> web.Response:
@@ -118,7 +118,7 @@ def _frame(frame: ReceivedFrame) -> Body:
     return out
 
 
-async def _post_message(emu: Emulator, b: Body) -> Body:
+async def _post_message(emu: EmulatorState, b: Body) -> Body:
     ts = await emu.post_message(
         _req(b, "user_id"),
         _req(b, "channel_id"),
@@ -128,65 +128,65 @@ async def _post_message(emu: Emulator, b: Body) -> Body:
     return {"ts": ts}
 
 
-async def _inject(emu: Emulator, b: Body) -> Body:
+async def _inject(emu: EmulatorState, b: Body) -> Body:
     return {"reached": await emu.inject_event(_req(b, "event"), b.get("user_id"))}
 
 
-async def _presence(emu: Emulator, b: Body) -> Body:
+async def _presence(emu: EmulatorState, b: Body) -> Body:
     return {"reached": await emu.set_presence(_req(b, "user_id"), _req(b, "presence"))}
 
 
-async def _goodbye(emu: Emulator, b: Body) -> Body:
+async def _goodbye(emu: EmulatorState, b: Body) -> Body:
     return {"reached": await emu.send_goodbye(b.get("close_after"))}
 
 
-async def _migration(emu: Emulator, b: Body) -> Body:
+async def _migration(emu: EmulatorState, b: Body) -> Body:
     return {"reached": await emu.start_migration(b.get("duration", 3.0))}
 
 
-async def _drop(emu: Emulator, b: Body) -> Body:
+async def _drop(emu: EmulatorState, b: Body) -> Body:
     return {"dropped": await emu.drop_connections(_bool(b, "abrupt", True), b.get("user_id"))}
 
 
-async def _pong(emu: Emulator, b: Body) -> Body:
+async def _pong(emu: EmulatorState, b: Body) -> Body:
     _req(b, "enabled")
     emu.set_pong(_bool(b, "enabled", True))
     return {}
 
 
-async def _fail(emu: Emulator, b: Body) -> Body:
+async def _fail(emu: EmulatorState, b: Body) -> Body:
     emu.fail_next_connects(_req(b, "n"), b.get("error", "internal_error"), b.get("status", 200),
                            b.get("retry_after"))
     return {}
 
 
-async def _rate_limit(emu: Emulator, b: Body) -> Body:
+async def _rate_limit(emu: EmulatorState, b: Body) -> Body:
     emu.rate_limit_next_connects(_req(b, "n"), b.get("retry_after", 1))
     return {}
 
 
-async def _expire_urls(emu: Emulator, b: Body) -> Body:
+async def _expire_urls(emu: EmulatorState, b: Body) -> Body:
     emu.expire_next_urls(b.get("n", 1))
     return {}
 
 
-async def _token_error(emu: Emulator, b: Body) -> Body:
+async def _token_error(emu: EmulatorState, b: Body) -> Body:
     emu.set_token_error(_req(b, "token"), _req(b, "error"))
     return {}
 
 
-async def _connect_rate_limit(emu: Emulator, b: Body) -> Body:
+async def _connect_rate_limit(emu: EmulatorState, b: Body) -> Body:
     emu.set_connect_rate_limit(_req(b, "per_minute"), b.get("token"))
     return {}
 
 
-async def _prepare(emu: Emulator, b: Body) -> Body:
+async def _prepare(emu: EmulatorState, b: Body) -> Body:
     start = time.perf_counter()
     emu.prepare_firehose(_req(b, "n"))
     return {"prepared": b["n"], "seconds": time.perf_counter() - start}
 
 
-async def _stream(emu: Emulator, b: Body, payloads: Any) -> Body:
+async def _stream(emu: EmulatorState, b: Body, payloads: Any) -> Body:
     start, cpu = time.perf_counter(), time.process_time()
     if payloads is not None:
         if not isinstance(payloads, list):
@@ -201,51 +201,51 @@ async def _stream(emu: Emulator, b: Body, payloads: Any) -> Body:
     }
 
 
-async def _firehose(emu: Emulator, b: Body) -> Body:
+async def _firehose(emu: EmulatorState, b: Body) -> Body:
     if b.get("prepare") is True:
         return await _prepare(emu, b)
     return await _stream(emu, b, b.get("payloads"))
 
 
-async def _firehose_payloads(emu: Emulator, b: Body) -> Body:
+async def _firehose_payloads(emu: EmulatorState, b: Body) -> Body:
     payloads = _req(b, "payloads")
     if payloads is None:
         raise TypeError("payloads must be a list")
     return await _stream(emu, b, payloads)
 
 
-async def _browser_session(emu: Emulator, b: Body) -> Body:
+async def _browser_session(emu: EmulatorState, b: Body) -> Body:
     session = emu.browser_session(_req(b, "user_id"), d_s=b.get("d_s"))
     out: Body = msgspec.to_builtins(session)
     return out
 
 
-async def _refuse_sockets(emu: Emulator, b: Body) -> Body:
+async def _refuse_sockets(emu: EmulatorState, b: Body) -> Body:
     emu.refuse_next_sockets(_req(b, "n"), after_hello=_bool(b, "after_hello", False))
     return {}
 
 
-async def _reconnect_urls(emu: Emulator, b: Body) -> Body:
+async def _reconnect_urls(emu: EmulatorState, b: Body) -> Body:
     _req(b, "enabled")
     emu.set_reconnect_urls(_bool(b, "enabled", True), b.get("interval"))
     return {}
 
 
-async def _expire_reconnect_urls(emu: Emulator, b: Body) -> Body:
+async def _expire_reconnect_urls(emu: EmulatorState, b: Body) -> Body:
     return {"expired": emu.expire_reconnect_urls()}
 
 
-async def _clear(emu: Emulator, b: Body) -> Body:
+async def _clear(emu: EmulatorState, b: Body) -> Body:
     emu.clear_received()
     return {}
 
 
-async def _wait_connections(emu: Emulator, b: Body) -> Body:
+async def _wait_connections(emu: EmulatorState, b: Body) -> Body:
     await emu.wait_connections(_req(b, "n"), b.get("timeout", 5.0))
     return {"connection_count": emu.connection_count}
 
 
-async def _wait_frame(emu: Emulator, b: Body) -> Body:
+async def _wait_frame(emu: EmulatorState, b: Body) -> Body:
     match = b.get("match", {})
     if not isinstance(match, dict):
         raise TypeError("match must be an object")
@@ -258,28 +258,28 @@ async def _wait_frame(emu: Emulator, b: Body) -> Body:
     return {"frame": _frame(frame)}
 
 
-async def _post_messages(emu: Emulator, b: Body) -> Body:
+async def _post_messages(emu: EmulatorState, b: Body) -> Body:
     return {"ts": await emu.post_messages(_req(b, "messages"))}
 
 
-async def _history_rate_limit(emu: Emulator, b: Body) -> Body:
+async def _history_rate_limit(emu: EmulatorState, b: Body) -> Body:
     emu.set_history_rate_limit(
         _req(b, "per_minute"), max_limit=b.get("max_limit"), method=b.get("method")
     )
     return {}
 
 
-async def _rate_limit_history(emu: Emulator, b: Body) -> Body:
+async def _rate_limit_history(emu: EmulatorState, b: Body) -> Body:
     emu.rate_limit_next_history_calls(_req(b, "n"), b.get("retry_after", 1))
     return {}
 
 
-async def _hold_reconnects(emu: Emulator, b: Body) -> Body:
+async def _hold_reconnects(emu: EmulatorState, b: Body) -> Body:
     emu.hold_reconnects(_req(b, "user_id"), _req(b, "seconds"))
     return {}
 
 
-async def _drop_and_hold(emu: Emulator, b: Body) -> Body:
+async def _drop_and_hold(emu: EmulatorState, b: Body) -> Body:
     dropped = await emu.drop_and_hold(
         _req(b, "user_id"), _req(b, "seconds"), abrupt=_bool(b, "abrupt", True)
     )
@@ -341,7 +341,7 @@ def _since(request: web.Request) -> int:
         raise ValueError("since must be an integer") from None
 
 
-def add_routes(emu: Emulator, app: web.Application) -> None:
+def add_routes(emu: EmulatorState, app: web.Application) -> None:
     """Mount the control API on ``app``."""
 
     async def state(request: web.Request) -> web.Response:

@@ -2,7 +2,7 @@
 
 ``goodbye``, team migration, dropped sockets, unanswered pings, failing or rate-limited
 ``rtm.connect`` calls, per-token errors, connect rate limits and already-expired URLs.
-:class:`FaultControls` is a mixin of :class:`~slack_rtm.emulator.server.Emulator`, which owns
+:class:`FaultControls` is a mixin of :class:`~slack_rtm.emulator.state.EmulatorState`, which owns
 the state declared here.
 """
 
@@ -26,7 +26,7 @@ ForcedAnswer = tuple[int, dict[str, Any], dict[str, str] | None]
 
 
 class FaultControls:
-    """Fault-injection controls, mixed into :class:`~slack_rtm.emulator.server.Emulator`."""
+    """Fault-injection controls, mixed into :class:`~slack_rtm.emulator.state.EmulatorState`."""
 
     # State owned and initialised by the Emulator.
     connect_rate_limit: int | None

@@ -1,4 +1,4 @@
-"""History and gap controls of the :class:`~slack_rtm.emulator.server.Emulator` (PROTOCOL §8).
+"""History and gap controls of the :class:`~slack_rtm.emulator.state.EmulatorState` (PROTOCOL §8).
 
 - :class:`HistoryControls` (a mixin of the Emulator): the message store ``history`` and its
   recording hook, the Tier-3 rate limit of ``conversations.history``/``conversations.replies``,
@@ -109,7 +109,7 @@ class HistoryRateLimits:
 
 
 class HistoryControls:
-    """History and gap controls, mixed into :class:`~slack_rtm.emulator.server.Emulator`.
+    """History and gap controls, mixed into :class:`~slack_rtm.emulator.state.EmulatorState`.
 
     Attributes:
         history: every conversation's stored messages (:class:`HistoryStore`).

@@ -1,4 +1,8 @@
-"""What the emulator records for assertions: frames clients sent, and ``rtm.connect`` calls."""
+"""The emulator's records: what it records for assertions (frames clients sent, ``rtm.connect``
+calls) and what it hands out (browser sessions, the grants behind WebSocket tickets).
+
+A bottom layer: it imports only :mod:`.workspace` from the emulator.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ConnectCall", "ReceivedFrame"]
+from slack_rtm.emulator.workspace import User
+
+__all__ = ["BrowserSession", "ConnectCall", "Grant", "ReceivedFrame"]
 
 
 class ReceivedFrame(msgspec.Struct, frozen=True):
@@ -54,3 +60,37 @@ class ConnectCall(msgspec.Struct, frozen=True):
             f"error={self.error!r}, params={self.params!r}, cookie={cookie}, "
             f"user_agent={self.user_agent!r})"
         )
+
+
+class BrowserSession(msgspec.Struct, frozen=True):
+    """A person's browser session: the ``xoxc-`` token and the cookie(s) it needs.
+
+    Attributes:
+        user_id: the person it authenticates as.
+        token: the ``xoxc-...`` token.
+        cookie: the raw (not encoded) ``d`` cookie value: starts ``xoxd-`` and holds ``/``,
+            ``+`` and ``=``, so a client must URL-encode it once.
+        d_s: the ``d-s`` cookie value that must come too, or ``None`` if not required.
+    """
+
+    user_id: str
+    token: str
+    cookie: str
+    d_s: str | None = None
+
+    def __repr__(self) -> str:
+        # The token and the cookie are a person's login: never in a repr.
+        return f"BrowserSession(user_id={self.user_id!r})"
+
+
+class Grant(msgspec.Struct, frozen=True):
+    """What a ticket grants: the user and the connection's presence options; ``session`` is the
+    browser session whose cookies the upgrade must carry, ``resume`` marks a ticket sent in a
+    ``reconnect_url`` event."""
+
+    user: User
+    expires: float
+    batch_presence_aware: bool
+    presence_sub: bool
+    session: BrowserSession | None = None
+    resume: bool = False

@@ -15,7 +15,8 @@ Cheap with many idle connections: one emulator-wide timer over a heap of ``(due,
 (no task or timer per connection), frames written whole straight to the transport (they land
 between the firehose's frame-aligned chunks, never inside a frame), and a prune of expired
 tickets every ``max(1, ttl / 2)`` seconds. :class:`ResumeControls` is a mixin of
-:class:`~slack_rtm.emulator.server.Emulator`, which calls :meth:`ResumeControls._init_resume`.
+:class:`~slack_rtm.emulator.state.EmulatorState`, which calls
+:meth:`ResumeControls._init_resume`.
 """
 
 from __future__ import annotations
@@ -25,16 +26,14 @@ import heapq
 import secrets
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgspec
 
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.firehose import frame
+from slack_rtm.emulator.records import Grant
 from slack_rtm.emulator.validate import check_number
-
-if TYPE_CHECKING:
-    from slack_rtm.emulator.server import Grant
 
 __all__ = ["MIN_INTERVAL", "RECENT_KEPT", "ResumeControls"]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from slack_rtm.emulator.browser import BrowserSession, Upgrade
-from slack_rtm.emulator.records import ConnectCall, ReceivedFrame
+from slack_rtm.emulator.browser import Upgrade
+from slack_rtm.emulator.records import BrowserSession, ConnectCall, ReceivedFrame
 from slack_rtm.emulator.server import Emulator
 from slack_rtm.emulator.workspace import Presence, Workspace
 from slack_rtm.loop_thread import LoopThread

@@ -37,7 +37,7 @@ from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.records import ReceivedFrame
 
 if TYPE_CHECKING:
-    from slack_rtm.emulator.server import Emulator
+    from slack_rtm.emulator.state import EmulatorState
 
 __all__ = [
     "CODE_INVALID_CHANNEL",
@@ -74,7 +74,7 @@ _decode = msgspec.json.Decoder().decode
 _MAX_AIOHTTP_MSG = 4 * 1024 * 1024
 
 
-async def handle_websocket(emu: Emulator, request: web.Request) -> web.StreamResponse:
+async def handle_websocket(emu: EmulatorState, request: web.Request) -> web.StreamResponse:
     """Run one client WebSocket from handshake to close."""
     if emu.upgrade_held(request.match_info["ticket"]):  # hold_reconnects(): refuse, keep ticket
         return web.Response(status=503, text="service unavailable")
@@ -112,7 +112,7 @@ async def handle_websocket(emu: Emulator, request: web.Request) -> web.StreamRes
     return ws
 
 
-async def _on_frame(emu: Emulator, conn: Connection, text: str, size: int) -> bool:
+async def _on_frame(emu: EmulatorState, conn: Connection, text: str, size: int) -> bool:
     """Record and act on one client frame; returns False once the socket is being closed."""
     try:
         data = _decode(text)
@@ -168,7 +168,7 @@ async def _fail(conn: Connection, frame_id: int, code: int) -> None:
 
 
 async def _on_message(
-    emu: Emulator, conn: Connection, data: dict[str, Any], frame_id: int | None
+    emu: EmulatorState, conn: Connection, data: dict[str, Any], frame_id: int | None
 ) -> bool:
     if not emu.take_write(conn):
         conn.slow_downs += 1
@@ -200,7 +200,7 @@ async def _on_message(
 
 
 async def _on_typing(
-    emu: Emulator, conn: Connection, data: dict[str, Any], frame_id: int | None
+    emu: EmulatorState, conn: Connection, data: dict[str, Any], frame_id: int | None
 ) -> None:
     channel = data.get("channel")
     if not isinstance(channel, str) or channel not in emu.workspace.channels:

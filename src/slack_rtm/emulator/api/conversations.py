@@ -1,7 +1,8 @@
-"""The emulator's history methods (PROTOCOL §8): answers for an authenticated caller.
+"""The emulator's history methods (PROTOCOL §8): the conversations family of the Web API.
 
-:mod:`.webapi` authenticates the call (so every token and cookie check applies) and hands the
-parameters here through :data:`METHODS`; each handler returns ``(status, body, headers)``.
+Each endpoint of :data:`ENDPOINTS` authenticates the call with :func:`.common.authenticate` (so
+every token and cookie check applies) and hands the parameters to its handler in
+:data:`METHODS`, which returns ``(status, body, headers)``.
 
 =========================  ====================================================================
 method                      answer
@@ -39,17 +40,20 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from aiohttp import web
+
+from slack_rtm.emulator.api.common import Endpoint, authenticate, json_answer, parse_bool
 from slack_rtm.emulator.history import DEFAULT_PAGE, HistoryError, Page
 from slack_rtm.emulator.workspace import Channel, User
 
 if TYPE_CHECKING:
-    from slack_rtm.emulator.server import Emulator
+    from slack_rtm.emulator.state import EmulatorState
 
-__all__ = ["METHODS", "Answer", "channel_object"]
+__all__ = ["ENDPOINTS", "METHODS", "Answer", "channel_object"]
 
 #: ``(HTTP status, JSON body, extra headers)``.
 Answer = tuple[int, dict[str, Any], dict[str, str] | None]
-Handler = Callable[["Emulator", str, str, User, dict[str, str]], Answer]
+Handler = Callable[["EmulatorState", str, str, User, dict[str, str]], Answer]
 
 _TYPES: Final = {"public": "public_channel", "private": "private_channel", "im": "im"}
 _KNOWN_TYPES: Final = frozenset({"public_channel", "private_channel", "mpim", "im"})
@@ -71,11 +75,6 @@ def _bad(message: str) -> Answer:
     body = {"ok": False, "error": "invalid_arguments",
             "response_metadata": {"messages": [f"[ERROR] {message}"]}}  # fmt: skip
     return 200, body, None
-
-
-def _flag(params: dict[str, str], name: str) -> bool:
-    value = params.get(name)
-    return value is not None and value.strip().lower() in ("1", "true")
 
 
 def _limit(params: dict[str, str], default: int, cap: int) -> int:
@@ -105,7 +104,7 @@ def _page_body(page: Page, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _readable(emu: Emulator, channel_id: str, user: User) -> str | None:
+def _readable(emu: EmulatorState, channel_id: str, user: User) -> str | None:
     """The error for reading ``channel_id``'s messages as ``user``, or ``None``."""
     ch = emu.workspace.channels.get(channel_id)
     if ch is None:
@@ -115,14 +114,16 @@ def _readable(emu: Emulator, channel_id: str, user: User) -> str | None:
     return "not_in_channel" if ch.kind == "public" else "channel_not_found"
 
 
-def _throttled(emu: Emulator, method: str, token: str) -> Answer | None:
+def _throttled(emu: EmulatorState, method: str, token: str) -> Answer | None:
     wait = emu.history_limits.check(token, method, time.monotonic())
     if wait is None:
         return None
     return _error("ratelimited", 429, {"Retry-After": str(wait)})
 
 
-def _history(emu: Emulator, method: str, token: str, user: User, params: dict[str, str]) -> Answer:
+def _history(
+    emu: EmulatorState, method: str, token: str, user: User, params: dict[str, str]
+) -> Answer:
     throttled = _throttled(emu, method, token)
     if throttled is not None:
         return throttled
@@ -139,7 +140,7 @@ def _history(emu: Emulator, method: str, token: str, user: User, params: dict[st
             channel,
             oldest=params.get("oldest"),
             latest=params.get("latest"),
-            inclusive=_flag(params, "inclusive"),
+            inclusive=parse_bool(params.get("inclusive")),
             limit=limit,
             cursor=params.get("cursor") or None,
         )
@@ -148,7 +149,9 @@ def _history(emu: Emulator, method: str, token: str, user: User, params: dict[st
     return 200, _page_body(page, pin_count=0), None
 
 
-def _replies(emu: Emulator, method: str, token: str, user: User, params: dict[str, str]) -> Answer:
+def _replies(
+    emu: EmulatorState, method: str, token: str, user: User, params: dict[str, str]
+) -> Answer:
     throttled = _throttled(emu, method, token)
     if throttled is not None:
         return throttled
@@ -167,7 +170,7 @@ def _replies(emu: Emulator, method: str, token: str, user: User, params: dict[st
             ts,
             oldest=params.get("oldest"),
             latest=params.get("latest"),
-            inclusive=_flag(params, "inclusive"),
+            inclusive=parse_bool(params.get("inclusive")),
             limit=limit,
             cursor=params.get("cursor") or None,
         )
@@ -177,7 +180,7 @@ def _replies(emu: Emulator, method: str, token: str, user: User, params: dict[st
 
 
 def channel_object(
-    emu: Emulator, channel: Channel, viewer: str, *, num_members: bool = False
+    emu: EmulatorState, channel: Channel, viewer: str, *, num_members: bool = False
 ) -> dict[str, Any]:
     """``channel`` as ``conversations.info`` and ``users.conversations`` show it to the user
     ``viewer``. A DM has no ``name`` (as in Slack) but ``user``, the other member."""
@@ -234,7 +237,9 @@ def channel_object(
     return body
 
 
-def _info(emu: Emulator, method: str, token: str, user: User, params: dict[str, str]) -> Answer:
+def _info(
+    emu: EmulatorState, method: str, token: str, user: User, params: dict[str, str]
+) -> Answer:
     try:
         channel_id = _required(params, "channel")
     except _BadArgument as exc:
@@ -242,12 +247,13 @@ def _info(emu: Emulator, method: str, token: str, user: User, params: dict[str, 
     ch = emu.workspace.channels.get(channel_id)
     if ch is None or (ch.kind != "public" and not emu.workspace.is_member(ch.id, user.id)):
         return _error("channel_not_found")
-    body = channel_object(emu, ch, user.id, num_members=_flag(params, "include_num_members"))
+    num_members = parse_bool(params.get("include_num_members"))
+    body = channel_object(emu, ch, user.id, num_members=num_members)
     return 200, {"ok": True, "channel": body}, None
 
 
 def _user_conversations(
-    emu: Emulator, method: str, token: str, user: User, params: dict[str, str]
+    emu: EmulatorState, method: str, token: str, user: User, params: dict[str, str]
 ) -> Answer:
     raw_types = params.get("types", "").strip() or "public_channel"
     types = {t.strip() for t in raw_types.split(",") if t.strip()}
@@ -291,3 +297,20 @@ METHODS: Final[dict[str, Handler]] = {
     "conversations.info": _info,
     "users.conversations": _user_conversations,
 }
+
+
+def _endpoint(method: str, handler: Handler) -> Endpoint:
+    """The endpoint of one history method: authenticate, then answer with ``handler``."""
+
+    async def endpoint(emu: EmulatorState, request: web.Request) -> web.StreamResponse:
+        params, token, user, error = await authenticate(emu, request)
+        if error is not None or user is None or token is None:
+            return json_answer({"ok": False, "error": error or "invalid_auth"})
+        status, body, headers = handler(emu, method, token, user, params)
+        return json_answer(body, status, headers)
+
+    return endpoint
+
+
+#: Web API method name -> its endpoint ``(emu, request) -> response``.
+ENDPOINTS: Final[dict[str, Endpoint]] = {name: _endpoint(name, h) for name, h in METHODS.items()}
