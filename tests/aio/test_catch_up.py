@@ -386,3 +386,12 @@ async def test_a_second_gap_during_a_catch_up_loses_nothing(emu: Emulator) -> No
         await rec.has_ts(gap1 + gap2 + live, timeout=10)
         check_backfilled(rec, gap1 + gap2)
         assert len(rec.phases("started")) == 2  # the first was cancelled and begun again
+
+
+def test_a_bad_argument_opens_no_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "cursors.db"
+    with pytest.raises(ValueError, match="close_timeout"):
+        RtmClient("xoxb-1-2-3", catch_up=True, state=path, close_timeout=-1)
+    with pytest.raises(ValueError, match="catch_up=True"):
+        RtmClient("xoxb-1-2-3", state=path)
+    assert not path.exists()

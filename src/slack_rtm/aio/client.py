@@ -164,7 +164,6 @@ class RtmClient(Driver):
         check_http_url(base_url, allow_insecure)
         if state is not None and not catch_up:
             raise ValueError("state is where catch-up keeps its cursors: pass catch_up=True too")
-        store = open_cursor_store(state)
         if proxy is not None and not isinstance(proxy, str):
             raise TypeError(f"proxy must be a URL string or None, got {type(proxy).__name__}")
         if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
@@ -187,20 +186,22 @@ class RtmClient(Driver):
             session_config = config
         else:
             session_config = SessionConfig(**overrides)  # validates each value
+        checked_timeout = _check_number("timeout", timeout)
+        checked_max_queue = _check_int("max_queue", max_queue, 2)
+        checked_buffer = _check_int("read_buffer_size", read_buffer_size, 1024)
+        checked_close = _check_number("close_timeout", close_timeout)
+        session_cookie = None if cookie is None else SessionCookie.parse(cookie, name="cookie")
+        agent = None if user_agent is None else check_user_agent(user_agent)
+        store = open_cursor_store(state)  # last: nothing can fail after it opens a file
         super().__init__(
             token=token, base_url=base_url, config=session_config,
             batch_presence_aware=batch_presence_aware, presence_sub=presence_sub, proxy=proxy,
             ssl=ssl, allow_insecure=allow_insecure,
             logger=logger if logger is not None else _log,
-            timeout=_check_number("timeout", timeout),
-            max_queue=_check_int("max_queue", max_queue, 2),
-            read_buffer_size=_check_int("read_buffer_size", read_buffer_size, 1024),
-            close_timeout=_check_number("close_timeout", close_timeout),
-            cookie=None if cookie is None else SessionCookie.parse(cookie, name="cookie"),
-            user_agent=None if user_agent is None else check_user_agent(user_agent),
-            catch_up=catch_up,
-            state=store,
-            owns_state=store is not None and store is not state,
+            timeout=checked_timeout, max_queue=checked_max_queue,
+            read_buffer_size=checked_buffer, close_timeout=checked_close,
+            cookie=session_cookie, user_agent=agent,
+            catch_up=catch_up, state=store, owns_state=store is not None and store is not state,
         )
 
     def __repr__(self) -> str:
