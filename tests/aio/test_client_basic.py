@@ -191,3 +191,17 @@ async def test_close_fails_pending_sends_and_leaves_nothing(emu: Emulator) -> No
         await ping
     assert_no_leftovers(rtm)
     await emu.wait_connections(0, timeout=2.0)
+
+
+async def test_an_open_socket_keeps_no_upgrade_headers(emu: Emulator) -> None:
+    """picows keeps the upgrade request and response on the transport; their headers are
+    dropped once the socket is open (density), and the session works on."""
+    async with make_client(emu) as rtm:
+        transports = [lst.transport for lst in rtm._listeners.values()]
+        assert transports
+        for transport in transports:
+            assert transport is not None
+            assert len(transport.request.headers) == 0
+            assert len(transport.response.headers) == 0
+        ack = await rtm.send_message(emu.general_channel_id, "still works")
+        assert ack.ts

