@@ -23,7 +23,6 @@ and saved in batches, every ``save_interval`` seconds while they change, and on 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -149,8 +148,7 @@ class CatchUpRunner:
         for task in (self._task, self._saver):
             if task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+                await asyncio.wait([task])  # not `await task`: our own cancel must not be eaten
         if self._forget is not None:
             self._forget.cancel()
         await self.save()
@@ -189,8 +187,8 @@ class CatchUpRunner:
                     calls += made
                 except RtmConnectErrorSchemaError as exc:
                     failed += 1
-                    self._log.warning("catch-up skipped a conversation: %s answered %r",
-                                      "conversations.history", exc.error)
+                    self._log.warning("catch-up skipped a conversation: Slack answered %r",
+                                      exc.error)
                     if exc.error in _GONE:
                         book.drop(channel)
                 except SlackRtmError as exc:
