@@ -67,10 +67,17 @@ async def test_threads_whose_replies_span_pages_are_caught_up_once_in_order(
         for i in range(20):
             # under the parent at the cursor (found in the page before the cursor) and under
             # the one posted in the gap (found in the history after it), interleaved
-            posts.append({"user_id": bob, "channel_id": general, "text": f"old {i}",
-                          "thread_ts": old_parent})
-            posts.append({"user_id": alice, "channel_id": general, "text": f"new {i}",
-                          "thread_ts": new_parent})
+            posts.append(
+                {"user_id": bob, "channel_id": general, "text": f"old {i}", "thread_ts": old_parent}
+            )
+            posts.append(
+                {
+                    "user_id": alice,
+                    "channel_id": general,
+                    "text": f"new {i}",
+                    "thread_ts": new_parent,
+                }
+            )
         replies = await emu.post_messages(posts)
         gap = [new_parent, *replies]
         await rec.wait(lambda: rec.phases("done"), timeout=8)
