@@ -92,3 +92,35 @@ async def test_threads_whose_replies_span_pages_are_caught_up_once_in_order(
         for parent, prefix in ((old_parent, "old"), (new_parent, "new")):
             thread = [m for m in rec.of("message") if m.thread_ts == parent and m.ts != parent]
             assert [m.text for m in thread] == [f"{prefix} {i}" for i in range(20)]
+
+
+async def test_a_thread_whose_parent_is_pages_back_is_remembered_and_caught_up(
+    emu: Emulator,
+) -> None:
+    general = emu.general_channel_id
+    emu.set_history_rate_limit(None, max_limit=CAP)
+    alice, bob = person(emu, 0), person(emu, 1)
+    async with make_client(emu, catch_up=True) as rtm:
+        rec = Recorder(rtm)
+        parent = (await seed(emu, rec, [general]))[general]
+        before = [await emu.post_message(bob, general, "first reply", thread_ts=parent)]
+        before += [await emu.post_message(alice, general, f"top {i}") for i in range(20)]
+        await rec.has_ts(before)  # delivered live: the thread is remembered
+        await asyncio.sleep(0.1)
+        assert await emu.drop_and_hold(emu.bot_user_id, 0.8) == 1
+        await rec.count("disconnected", 1)
+        # the parent is 21 messages back: in neither the history after the cursor nor the
+        # page (of 15) before it
+        gap = await emu.post_messages(
+            [
+                {"user_id": bob, "channel_id": general, "text": "late reply", "thread_ts": parent},
+                {"user_id": alice, "channel_id": general, "text": "top after"},
+            ]
+        )
+        await rec.wait(lambda: rec.phases("done"), timeout=8)
+        await rec.has_ts(gap)
+        done = rec.phases("done")[0]
+        assert (done.messages, done.failed, done.calls) == (2, 0, 3)
+        check_backfilled(rec, gap)
+        late = next(m for m in rec.of("message") if m.text == "late reply")
+        assert late.thread_ts == parent
