@@ -55,6 +55,8 @@ class Slackish:
             if status == "sleep":
                 await asyncio.sleep(body)
                 status, body = 200, {"ok": True, "messages": []}
+            if isinstance(body, web.Response):
+                return body
             if isinstance(body, str):
                 return web.Response(status=status, text=body, content_type="text/html")
             return web.json_response(body, status=status)
@@ -169,27 +171,63 @@ async def test_a_timeout_is_retried(slack: tuple[Slackish, str]) -> None:
     assert server.of("conversations.history")[0] == server.of("conversations.history")[1]
 
 
-async def test_request_errors_skip_only_their_conversation(slack: tuple[Slackish, str]) -> None:
+async def test_request_errors_skip_only_their_conversation(
+    slack: tuple[Slackish, str], caplog: pytest.LogCaptureFixture
+) -> None:
     server, url = slack
     server.script["conversations.history"] = [
-        (200, {"ok": False, "error": "not_in_channel"}),  # C3, the most recent cursor: gone
+        (200, {"ok": False, "error": "invalid_arguments"}),  # C4, the most recent cursor
+        (200, {"ok": False, "error": "not_in_channel"}),  # C3: cannot be read any more
         (404, "<html>no such page</html>"),  # C2: an HTTP error that is not worth repeating
     ]
+    server.history["C5"] = [
+        item("100.060000", "p", thread_ts="100.060000", latest_reply="100.070000")
+    ]
+    server.script["conversations.replies"] = [(200, {"ok": False, "error": "missing_scope"})]
     server.history["C1"] = [item("101.000000", "c1")]
-    book = CatchUpBook({"C1": CURSOR, "C2": "100.100000", "C3": "100.200000"})
+    book = CatchUpBook(
+        {
+            "C1": CURSOR,
+            "C2": "100.100000",
+            "C3": "100.200000",
+            "C4": "100.300000",
+            "C5": "100.050000",
+        }
+    )
     book.note_thread("C3", "99.000000")
     run = Run(url, book, burst=1, rate=10.0)  # one call at once, then one every 0.1 s
+    caplog.set_level(logging.WARNING, "tests.catchup")
     run.runner.start()
     done = await run.done()
-    assert (done.conversations, done.messages, done.failed, done.calls) == (3, 1, 2, 2)
+    assert (done.conversations, done.messages, done.failed, done.calls) == (5, 1, 4, 2)
     times = [t for t, _, _ in server.calls]
     assert all(b - a >= 0.09 for a, b in itertools.pairwise(times)), times
     assert run.texts() == ["c1"]
-    assert [p["channel"] for p in server.of("conversations.history")] == ["C3", "C2", "C1", "C1"]
+    asked = [p["channel"] for p in server.of("conversations.history")]
+    assert asked == ["C4", "C3", "C2", "C5", "C5", "C1", "C1"]
     assert "C3" not in book.cursors  # cannot be read any more: forgotten
     assert "C3" not in book.threads
+    assert "C5" not in book.cursors  # missing_scope on its thread: the same
     assert book.cursors["C2"] == "100.100000"  # may work next time: kept
+    assert book.cursors["C4"] == "100.300000"
     assert not book.holding
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings[0] == "catch-up skipped a conversation: Slack answered 'invalid_arguments'"
+    assert warnings[3] == "catch-up skipped a conversation: Slack answered 'missing_scope'"
+    assert len(warnings) == 4
+
+
+async def test_retry_after_on_a_5xx_is_a_floor(slack: tuple[Slackish, str]) -> None:
+    server, url = slack
+    app_retry = web.Response(status=503, text="busy", headers={"Retry-After": "2"})
+    server.script["conversations.history"] = [(503, app_retry)]
+    server.history["C1"] = [item("101.000000", "a")]
+    run = Run(url, CatchUpBook({"C1": CURSOR}))
+    run.runner.start()
+    done = await run.done()
+    assert (done.messages, done.failed) == (1, 0)
+    times = [t for t, _, _ in server.calls]
+    assert times[1] - times[0] >= 1.95  # not the 1 s of a first failure
 
 
 async def test_a_vanished_thread_and_malformed_items_do_not_stop_the_catch_up(

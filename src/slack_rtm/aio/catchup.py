@@ -190,8 +190,8 @@ class CatchUpRunner:
                     calls += made
                 except RtmConnectErrorSchemaError as exc:
                     failed += 1
-                    self._log.warning("catch-up skipped a conversation: %s answered %r",
-                                      "conversations.history", exc.error)
+                    self._log.warning("catch-up skipped a conversation: Slack answered %r",
+                                      exc.error)
                     if exc.error in _GONE:
                         book.drop(channel)
                 except SlackRtmError as exc:
