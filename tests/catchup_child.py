@@ -1,6 +1,7 @@
-"""A child process for the crash/restart catch-up tests: an async client with catch_up=True
-and state=$CURSOR_STATE, printing "connected" once and then "<ts> <1|0>" per message (1 when
-backfilled), flushed, until killed. Reads SLACK_API_URL and SLACK_TOKEN."""
+"""A child process for the crash/restart catch-up tests: a client with catch_up=True and
+state=$CURSOR_STATE, printing "connected" once and then "<ts> <1|0>" per message (1 when
+backfilled), flushed, until killed. Reads SLACK_API_URL and SLACK_TOKEN; runs the asyncio client,
+or the sync one with ``--sync`` on the command line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import os
 import sys
 
+from slack_rtm import sync
 from slack_rtm.aio import RtmClient
 
 
@@ -25,8 +27,24 @@ async def main() -> None:
                 print(event.ts, int(event.backfilled), flush=True)
 
 
+def main_sync() -> None:
+    with sync.RtmClient(
+        os.environ["SLACK_TOKEN"],
+        base_url=os.environ["SLACK_API_URL"],
+        catch_up=True,
+        state=os.environ["CURSOR_STATE"],
+    ) as rtm:
+        print("connected", flush=True)
+        for event in rtm:
+            if event.type == "message":
+                print(event.ts, int(event.backfilled), flush=True)
+
+
 if __name__ == "__main__":
     try:
-        asyncio.run(main())
+        if sys.argv[1:] == ["--sync"]:
+            main_sync()
+        else:
+            asyncio.run(main())
     except KeyboardInterrupt:
         sys.exit(0)

@@ -172,3 +172,52 @@ def test_drop_forgets_a_conversation_even_with_unsynced_deliveries() -> None:
     assert "C1" not in book.sync()
     assert "C1" not in book.threads
     assert book.cursors == {"C2": "100.000001"}
+
+
+def test_track_holds_while_filtering_and_notes_threads() -> None:
+    book = CatchUpBook({"C1": "100.000000"})
+    reply = decode_frame(
+        msgspec.json.encode(
+            {"type": "message", "channel": "C2", "user": "U1", "text": "r", "ts": "101.000000",
+             "thread_ts": "99.000000"}
+        )
+    )
+    assert isinstance(reply, Message)
+    assert book.track(reply) is True
+    assert book.threads == {"C2": {"99.000000": None}}
+    book.begin(["C1"])
+    held = live("C1", "101.000000")
+    assert book.track(held) is False  # held: not noted for the cursor
+    assert book.sync() == {"C1": "100.000000", "C2": "101.000000"}
+    assert book.release("C1", []) == [held]
+
+
+def test_sync_skips_what_is_not_a_slack_ts() -> None:
+    book = CatchUpBook({"C1": "100.000000"})
+    book.latest.update({"C1": "junk", None: "101.000000", "C2": None, "C3": "102.5"})
+    assert book.sync() == {"C1": "100.000000", "C3": "102.5"}
+    assert book.latest == {}
+
+
+def test_release_keeps_untimed_held_messages_last_and_drops_untimed_history() -> None:
+    book = CatchUpBook({"C1": "100.000000"})
+    book.begin(["C1"])
+    no_ts = decode_frame(b'{"type":"message","channel":"C1","text":"no ts"}')
+    assert isinstance(no_ts, Message)
+    assert book.intercept(no_ts)
+    assert book.intercept(live("C1", "102.000000"))
+    out = book.release(
+        "C1",
+        [fetched("C1", "junk"), fetched("C1", "101.000000"),
+         backfilled_message("C1", {"type": "message", "text": "no ts either"})],
+    )
+    assert [e.ts for e in out] == ["101.000000", "102.000000", None]
+    assert out[-1] is no_ts
+
+
+def test_release_without_a_cursor_puts_what_is_not_a_slack_ts_last() -> None:
+    book = CatchUpBook()
+    book.begin(["C1"])
+    out = book.release("C1", [fetched("C1", "zz"), fetched("C1", "5.000000"),
+                              fetched("C1", "aa")])
+    assert [e.ts for e in out] == ["5.000000", "aa", "zz"]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +21,7 @@ from slack_rtm.emulator import EmulatorThread
 from slack_rtm.session.events import Event
 from slack_rtm.sync import RtmClient
 
+CHILD = Path(__file__).resolve().parent.parent / "catchup_child.py"
 FAST: dict[str, Any] = {"ping_interval": 1.0, "ping_timeout": 1.0, "reconnect": Backoff(0.01, 0.05)}
 
 
@@ -123,3 +130,90 @@ def test_sync_wait_closed_keeps_nothing(emu: EmulatorThread) -> None:
         rtm.close()
         waiter.join(5)
     assert not waiter.is_alive()
+
+
+class Child:
+    """``catchup_child.py --sync`` in a subprocess; its stdout lines read by a thread."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(CHILD), "--sync"], env=env, stdout=subprocess.PIPE
+        )
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(b"")
+
+    def line(self) -> bytes:
+        try:
+            line = self.lines.get(timeout=8)
+        except queue.Empty:
+            raise AssertionError("the child said nothing for 8 s") from None
+        assert line, "the child ended"
+        return line
+
+    def ready(self) -> None:
+        assert self.line().strip() == b"connected"
+
+    def read_until(self, want: set[str], got: list[tuple[str, bool]]) -> None:
+        while not want <= {ts for ts, _ in got}:
+            ts, flag = self.line().decode().split()
+            got.append((ts, flag == "1"))
+
+    def end(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+def test_sync_crash_and_restart_catches_up_from_the_saved_cursors(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    alice = _people(emu)[0]
+    general = emu.general_channel_id
+    env = {
+        **os.environ,
+        "SLACK_API_URL": emu.api_url,
+        "SLACK_TOKEN": emu.bot_token,
+        "CURSOR_STATE": str(tmp_path / "cursors.sqlite"),
+    }
+    first = Child(env)
+    try:
+        first.ready()
+        before = [emu.post_message(alice, general, f"before {i}") for i in range(3)]
+        got: list[tuple[str, bool]] = []
+        first.read_until(set(before), got)
+        assert [ts for ts, _ in got] == before
+        assert not any(flag for _, flag in got)  # live
+        time.sleep(1.6)  # cursors are saved every second
+    finally:
+        first.end(signal.SIGKILL)
+    assert first.proc.returncode == -signal.SIGKILL  # no close(): no last save
+    after = [emu.post_message(alice, general, f"while down {i}") for i in range(4)]
+    second = Child(env)
+    try:
+        second.ready()
+        again: list[tuple[str, bool]] = []
+        second.read_until(set(after), again)
+        flags = dict(again)
+        assert all(flags[ts] for ts in after)  # all from history
+        assert [ts for ts, _ in again if ts in after] == after  # once each, in order
+        assert set(before).isdisjoint(flags)  # the cursor was saved: no repeat
+        live = emu.post_message(alice, general, "live again")
+        second.read_until({live}, again)
+        assert again[-1] == (live, False)
+    finally:
+        second.end(signal.SIGINT)
+    assert second.proc.returncode == 0

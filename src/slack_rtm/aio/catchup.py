@@ -29,10 +29,11 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from slack_rtm import codes
 from slack_rtm.api import AsyncClient
 from slack_rtm.api.response import ApiResponse
 from slack_rtm.api.web import AsyncWebApi
-from slack_rtm.cursors import CursorStore, newer
+from slack_rtm.cursors import CursorStore
 from slack_rtm.errors import (
     ApiError,
     RateLimitedError,
@@ -40,7 +41,7 @@ from slack_rtm.errors import (
     SlackRtmError,
     TransportError,
 )
-from slack_rtm.session.catchup import CatchUpBook, backfilled_message
+from slack_rtm.session.catchup import CatchUpBook, backfilled_message, newer_safe
 from slack_rtm.session.events import CatchUp, Event
 
 __all__ = ["CatchUpRunner"]
@@ -229,8 +230,8 @@ class CatchUpRunner:
             for message in page.result.messages:
                 items.append(message.raw)
                 latest = message.latest_reply
-                if message.thread_ts == message.ts and latest is not None and newer(latest,
-                                                                                   cursor):
+                if (message.thread_ts == message.ts and latest is not None
+                        and newer_safe(latest, cursor)):
                     threads[message.ts] = None
             page_cursor = _next_cursor(page, seen_cursors)
             if page_cursor is None:
@@ -244,7 +245,8 @@ class CatchUpRunner:
         calls += 1
         for message in before.result.messages:
             latest = message.latest_reply
-            if message.thread_ts == message.ts and latest is not None and newer(latest, cursor):
+            if (message.thread_ts == message.ts and latest is not None
+                    and newer_safe(latest, cursor)):
                 threads.setdefault(message.ts, None)
         for thread_ts in self.book.threads.get(channel, ()):
             threads.setdefault(thread_ts, None)
@@ -270,7 +272,9 @@ class CatchUpRunner:
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         """One history call, paced, retried until it answers: after ``Retry-After`` when rate
-        limited (however long), with a growing wait after a network error or a 5xx."""
+        limited (however long), with a growing wait after a network error, a 5xx or a
+        transient Slack error (``service_unavailable``, ``internal_error``, ...: with HTTP 200
+        too). Any other answer (a request error) is raised."""
         failures = 0
         while True:
             await self._pace()
@@ -279,11 +283,11 @@ class CatchUpRunner:
             except RateLimitedError as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 60.0
                 self._log.info("catch-up rate limited: waiting %g s (Retry-After)", wait)
-            except RtmConnectErrorSchemaError:
-                raise  # Slack answered: a request error, not worth repeating
             except (TransportError, ApiError) as exc:
-                if isinstance(exc, ApiError) and exc.status_code < 500:
-                    raise
+                if isinstance(exc, ApiError) and exc.status_code < 500 and not (
+                        isinstance(exc, RtmConnectErrorSchemaError)
+                        and codes.is_transient(exc.error)):
+                    raise  # a request error (not_in_channel, ...): the same answer again
                 failures += 1
                 wait = min(30.0, 0.5 * 2 ** min(failures, 6))
                 if isinstance(exc, ApiError) and exc.retry_after is not None:

@@ -167,7 +167,8 @@ class CatchUpBook:
         messages, merged oldest first, each ``ts`` once; deliver the list next.
 
         Fetched messages at or before ``since`` (the cursor the catch-up began with; default:
-        the conversation's cursor now) are dropped: they were delivered before the gap.
+        the conversation's cursor now) are dropped: they were delivered before the gap; so are
+        fetched ones whose ``ts`` is not a Slack ts (when there is a cursor to compare with).
         """
         self.holding.discard(channel)
         held = self._held.pop(channel, [])
@@ -183,8 +184,8 @@ class CatchUpBook:
         seen = self._seen
         for event in fetched:
             ts = getattr(event, "ts", None)
-            if not isinstance(ts, str) or (cursor is not None and not newer(ts, cursor)):
-                continue
+            if not isinstance(ts, str) or (cursor is not None and not newer_safe(ts, cursor)):
+                continue  # delivered before the gap, or not a Slack ts: cannot be placed
             if ts not in by_ts:
                 by_ts[ts] = event
                 seen.add((channel, ts))
