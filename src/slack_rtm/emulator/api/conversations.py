@@ -124,50 +124,47 @@ def _throttled(emu: EmulatorState, method: str, token: str) -> Answer | None:
 def _history(
     emu: EmulatorState, method: str, token: str, user: User, params: dict[str, str]
 ) -> Answer:
-    throttled = _throttled(emu, method, token)
-    if throttled is not None:
-        return throttled
-    try:
-        channel = _required(params, "channel")
-        limit = _limit(params, DEFAULT_PAGE, emu.history_limits.max_limit(method))
-    except _BadArgument as exc:
-        return _bad(exc.message)
-    error = _readable(emu, channel, user)
-    if error is not None:
-        return _error(error)
-    try:
-        page = emu.history.history(
-            channel,
-            oldest=params.get("oldest"),
-            latest=params.get("latest"),
-            inclusive=parse_bool(params.get("inclusive")),
-            limit=limit,
-            cursor=params.get("cursor") or None,
-        )
-    except HistoryError as exc:
-        return _error(exc.code)
-    return 200, _page_body(page, pin_count=0), None
+    page = _paged(emu, method, token, user, params, DEFAULT_PAGE, emu.history.history)
+    return page if not isinstance(page, Page) else (200, _page_body(page, pin_count=0), None)
 
 
 def _replies(
     emu: EmulatorState, method: str, token: str, user: User, params: dict[str, str]
 ) -> Answer:
+    page = _paged(emu, method, token, user, params, _REPLIES_DEFAULT, emu.history.replies,
+                  ("ts",))
+    return page if not isinstance(page, Page) else (200, _page_body(page), None)
+
+
+def _paged(
+    emu: EmulatorState,
+    method: str,
+    token: str,
+    user: User,
+    params: dict[str, str],
+    default_limit: int,
+    query: Callable[..., Page],
+    required: tuple[str, ...] = (),
+) -> Page | Answer:
+    """What the two paged methods share: the rate limit, the arguments (``channel``, then
+    ``required``, ``limit``, the range and ``cursor``), access, and the query's errors. Returns
+    the page, or the answer to send instead."""
     throttled = _throttled(emu, method, token)
     if throttled is not None:
         return throttled
     try:
         channel = _required(params, "channel")
-        ts = _required(params, "ts")
-        limit = _limit(params, _REPLIES_DEFAULT, emu.history_limits.max_limit(method))
+        extra = [_required(params, name) for name in required]
+        limit = _limit(params, default_limit, emu.history_limits.max_limit(method))
     except _BadArgument as exc:
         return _bad(exc.message)
     error = _readable(emu, channel, user)
     if error is not None:
         return _error(error)
     try:
-        page = emu.history.replies(
+        return query(
             channel,
-            ts,
+            *extra,
             oldest=params.get("oldest"),
             latest=params.get("latest"),
             inclusive=parse_bool(params.get("inclusive")),
@@ -176,7 +173,6 @@ def _replies(
         )
     except HistoryError as exc:
         return _error(exc.code)
-    return 200, _page_body(page), None
 
 
 def channel_object(
