@@ -395,3 +395,22 @@ def test_a_bad_argument_opens_no_state_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="catch_up=True"):
         RtmClient("xoxb-1-2-3", state=path)
     assert not path.exists()
+
+
+async def test_own_messages_sent_before_a_gap_are_not_caught_up(emu: Emulator) -> None:
+    """Slack does not deliver a client's own messages back on its socket; catch-up does not
+    either, although history holds them."""
+    general = channel_id(emu, "general")
+    async with make_client(emu, catch_up=True) as rtm:
+        rec = Recorder(rtm)
+        await seed(emu, rec, [general])
+        ack = await rtm.send_message(general, "from the bot")
+        await asyncio.sleep(0.3)
+        await emu.drop_and_hold(emu.bot_user_id, 0.5)
+        gap = await emu.post_message(person(emu), general, "while away")
+        await rec.wait(lambda: rec.phases("done"), timeout=8)
+        await rec.has_ts([gap])
+        tss = [m.ts for m in rec.of("message")]
+        assert ack.ts not in tss
+        assert tss.count(gap) == 1
+        assert rec.phases("done")[0].messages == 1

@@ -221,3 +221,24 @@ def test_release_without_a_cursor_puts_what_is_not_a_slack_ts_last() -> None:
     out = book.release("C1", [fetched("C1", "zz"), fetched("C1", "5.000000"),
                               fetched("C1", "aa")])
     assert [e.ts for e in out] == ["5.000000", "aa", "zz"]
+
+
+def test_own_acked_messages_are_left_out_of_history() -> None:
+    book = CatchUpBook({"C1": "100.000001"})
+    book.note_own("C1", "100.000002")
+    book.begin(["C1"])
+    fetched = [backfilled_message("C1", {"ts": ts, "text": ts})
+               for ts in ("100.000002", "100.000003")]
+    assert [e.ts for e in book.release("C1", fetched)] == ["100.000003"]
+
+
+def test_own_messages_remembered_are_bounded() -> None:
+    from slack_rtm.session.catchup import OWN_KEPT
+
+    book = CatchUpBook({"C1": "1.000000"})
+    for i in range(OWN_KEPT + 5):
+        book.note_own("C1", f"2.{i:06d}")
+    book.begin(["C1"])
+    fetched = [backfilled_message("C1", {"ts": "2.000000"}),
+               backfilled_message("C1", {"ts": f"2.{OWN_KEPT + 4:06d}"})]
+    assert [e.ts for e in book.release("C1", fetched)] == ["2.000000"]  # the oldest forgotten

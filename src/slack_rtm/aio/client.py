@@ -498,6 +498,9 @@ class RtmClient(Driver):
                                        reply_broadcast=reply_broadcast)
         result = await self._future_for(send)
         assert isinstance(result, Reply)
+        book = self._book
+        if book is not None and result.ts is not None:
+            book.note_own(channel, result.ts)
         return result
 
     async def send_typing(self, channel: str) -> None:

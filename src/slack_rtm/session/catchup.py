@@ -32,7 +32,10 @@ from msgspec.structs import force_setattr
 from slack_rtm.cursors import newer, ts_key
 from slack_rtm.session.events import Event, Message, decode_frame
 
-__all__ = ["CatchUpBook", "backfilled_message"]
+__all__ = ["OWN_KEPT", "CatchUpBook", "backfilled_message"]
+
+OWN_KEPT = 1000
+"""How many of its own acked messages a client remembers, to leave them out of catch-up."""
 
 _encode = msgspec.json.encode
 
@@ -67,8 +70,8 @@ class CatchUpBook:
             drop); the delivery loop skips the call when it is False.
     """
 
-    __slots__ = ("_held", "_seen", "cursors", "filtering", "holding", "latest", "max_threads",
-                 "threads")
+    __slots__ = ("_held", "_own", "_seen", "cursors", "filtering", "holding", "latest",
+                 "max_threads", "threads")
 
     def __init__(self, cursors: Mapping[str, str] | None = None, *, max_threads: int = 20) -> None:
         if isinstance(max_threads, bool) or not isinstance(max_threads, int):
@@ -85,6 +88,7 @@ class CatchUpBook:
         self.filtering = False
         self._held: dict[str, list[Event]] = {}
         self._seen: set[tuple[str, str]] = set()
+        self._own: dict[tuple[str, str], None] = {}  # messages this client sent (acked)
         if cursors:
             self.merge(cursors)
 
@@ -182,16 +186,28 @@ class CatchUpBook:
             else:
                 untimed.append(event)
         seen = self._seen
+        own = self._own
         for event in fetched:
             ts = getattr(event, "ts", None)
             if not isinstance(ts, str) or (cursor is not None and not newer_safe(ts, cursor)):
                 continue  # delivered before the gap, or not a Slack ts: cannot be placed
+            if (channel, ts) in own:
+                continue  # sent by this client: never delivered live either
             if ts not in by_ts:
                 by_ts[ts] = event
                 seen.add((channel, ts))
         ordered = [by_ts[ts] for ts in sorted(by_ts, key=_safe_key)]
         self.filtering = bool(self.holding or self._seen)
         return ordered + untimed
+
+    def note_own(self, channel: str, ts: str) -> None:
+        """This client's message to ``channel`` was acked with ``ts``. Slack does not deliver
+        one's own messages back on the socket, so history does not either (the last
+        :data:`OWN_KEPT` are remembered)."""
+        own = self._own
+        own[(channel, ts)] = None
+        if len(own) > OWN_KEPT:
+            del own[next(iter(own))]
 
     def drop(self, channel: str) -> None:
         """Forget ``channel`` (it cannot be read any more: ``not_in_channel``, ...): no cursor,
