@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from slack_rtm.aio import RtmClient
 from slack_rtm.backoff import Backoff
 from slack_rtm.emulator import Emulator
 from slack_rtm.session.config import SessionConfig
+from slack_rtm.session.events import Event
 
 FAST = SessionConfig(
     ping_interval=0.3,
@@ -65,3 +68,51 @@ def assert_no_leftovers(rtm: RtmClient) -> None:
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
               and "RtmClient" in repr(t.get_coro())]
     assert others == []
+
+
+class Recorder:
+    """Consumes ``rtm`` in the background and keeps every event and its arrival time
+    (``events[i]`` arrived at ``times[i]``, ``time.monotonic()``)."""
+
+    def __init__(self, rtm: RtmClient) -> None:
+        self.rtm = rtm
+        self.events: list[Event] = []
+        self.times: list[float] = []
+        self.error: BaseException | None = None
+        self._changed = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for event in self.rtm:
+                self.times.append(time.monotonic())
+                self.events.append(event)
+                self._changed.set()
+        except Exception as exc:
+            self.error = exc
+        self._changed.set()
+
+    def of(self, type_: str) -> list[Any]:
+        return [e for e in self.events if e.type == type_]
+
+    def texts(self) -> list[str]:
+        return [e.text for e in self.of("message")]
+
+    def phases(self, phase: str) -> list[Any]:
+        return [e for e in self.of("catch_up") if e.phase == phase]
+
+    async def wait(self, predicate: Any, timeout: float = 6.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out; events: {[e.type for e in self.events]}")
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def count(self, type_: str, n: int, timeout: float = 6.0) -> None:
+        await self.wait(lambda: len(self.of(type_)) >= n, timeout)
+
+    async def has_ts(self, tss: list[str], timeout: float = 6.0) -> None:
+        await self.wait(lambda: set(tss) <= {m.ts for m in self.of("message")}, timeout)

@@ -4,7 +4,6 @@ unreadable conversations, goodbye, crash and restart, and the delivery rule."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aio_helpers import FAST, make_client, person
+from aio_helpers import FAST, Recorder, make_client, person
 
 from slack_rtm.aio import RtmClient
 from slack_rtm.cursors import ts_key
@@ -21,48 +20,6 @@ from slack_rtm.emulator import Emulator
 from slack_rtm.session.events import Event
 
 CHILD = Path(__file__).resolve().parent.parent / "catchup_child.py"
-
-
-class Recorder:
-    """Consumes rtm in the background and keeps every event."""
-
-    def __init__(self, rtm: RtmClient) -> None:
-        self.rtm = rtm
-        self.events: list[Event] = []
-        self.error: BaseException | None = None
-        self._changed = asyncio.Event()
-        self.task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for event in self.rtm:
-                self.events.append(event)
-                self._changed.set()
-        except Exception as exc:
-            self.error = exc
-        self._changed.set()
-
-    def of(self, type_: str) -> list[Any]:
-        return [e for e in self.events if e.type == type_]
-
-    def phases(self, phase: str) -> list[Any]:
-        return [e for e in self.of("catch_up") if e.phase == phase]
-
-    async def wait(self, predicate: Any, timeout: float = 6.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out; events: {[e.type for e in self.events]}")
-            self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def count(self, type_: str, n: int, timeout: float = 6.0) -> None:
-        await self.wait(lambda: len(self.of(type_)) >= n, timeout)
-
-    async def has_ts(self, tss: list[str], timeout: float = 6.0) -> None:
-        await self.wait(lambda: set(tss) <= {m.ts for m in self.of("message")}, timeout)
 
 
 def channel_id(emu: Emulator, name: str) -> str:

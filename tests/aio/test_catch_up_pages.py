@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from aio_helpers import make_client, person
-from test_catch_up import Recorder, assert_in_order_once, channel_id, check_backfilled, seed
+from aio_helpers import Recorder, make_client, person
+from test_catch_up import assert_in_order_once, channel_id, check_backfilled, seed
 
 from slack_rtm.emulator import Emulator
 

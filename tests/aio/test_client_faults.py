@@ -3,61 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
-from typing import Any
 
 import pytest
-from aio_helpers import FAST, assert_no_leftovers, make_client, person
+from aio_helpers import FAST, Recorder, assert_no_leftovers, make_client, person
 
-from slack_rtm.aio import RtmClient, State
+from slack_rtm.aio import State
 from slack_rtm.emulator import Emulator
 from slack_rtm.errors import (
     ConnectionClosedError,
     RtmConnectErrorSchemaError,
     SendOutcomeUnknownError,
 )
-from slack_rtm.session.events import Disconnected, Event, Reconnecting
-
-
-class Recorder:
-    """Consumes rtm in the background and keeps every event, with its arrival time."""
-
-    def __init__(self, rtm: RtmClient) -> None:
-        self.rtm = rtm
-        self.events: list[tuple[float, Event]] = []
-        self.error: BaseException | None = None
-        self._changed = asyncio.Event()
-        self.task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for event in self.rtm:
-                self.events.append((time.monotonic(), event))
-                self._changed.set()
-        except Exception as exc:
-            self.error = exc
-        self._changed.set()
-
-    def of(self, type_: str) -> list[Any]:
-        return [e for _, e in self.events if e.type == type_]
-
-    def texts(self) -> list[str]:
-        return [e.text for e in self.of("message")]
-
-    async def wait(self, predicate: Any, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out; events: {[e.type for _, e in self.events]}")
-            self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def count(self, type_: str, n: int, timeout: float = 5.0) -> None:
-        await self.wait(lambda: len(self.of(type_)) >= n, timeout)
+from slack_rtm.session.events import Disconnected, Reconnecting
 
 
 async def _connected_again(rec: Recorder, n: int, timeout: float = 5.0) -> None:
@@ -164,7 +123,7 @@ async def test_pongs_stop_dead_link_detected_within_the_timeout(emu: Emulator) -
         ping = asyncio.ensure_future(rtm.ping())
         await rec.count("disconnected", 1, timeout=5)
         detected = rec.of("disconnected")[0]
-        at = next(t for t, e in rec.events if e is detected)
+        at = next(t for t, e in zip(rec.times, rec.events, strict=True) if e is detected)
         # idle ping after ping_interval, dead ping_timeout later (plus scheduling slack)
         assert at - stopped <= FAST.ping_interval + FAST.ping_timeout + 0.5
         assert "no pong" in detected.reason
