@@ -315,3 +315,28 @@ async def test_a_failed_save_is_logged_and_the_next_one_catches_up(
     await run.runner.aclose(close_store=True)
     async with SQLiteCursorStore(path) as again:
         assert await again.load("T1:U1") == {"C1": "102.000000"}
+
+
+async def test_pages_are_followed_and_a_repeated_cursor_ends_them(
+    slack: tuple[Slackish, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, url = slack
+
+    def page(ts: str, cursor: str) -> tuple[int, dict[str, Any]]:
+        return 200, {"ok": True, "messages": [item(ts, ts)], "has_more": bool(cursor),
+                     "response_metadata": {"next_cursor": cursor}}
+
+    server.script["conversations.history"] = [
+        page("103.000000", "p2"), page("102.000000", "p3"),
+        page("101.000000", "p2"),  # Slack returns a cursor it returned before: no loop
+        (200, {"ok": True, "messages": []}),  # the page before the cursor
+    ]
+    run = Run(url, CatchUpBook({"C1": CURSOR}))
+    caplog.set_level(logging.WARNING, "tests.catchup")
+    run.runner.start()
+    done = await run.done(timeout=8)
+    assert run.texts() == ["101.000000", "102.000000", "103.000000"]
+    assert (done.messages, done.calls) == (3, 4)
+    sent = [p.get("cursor") for p in server.of("conversations.history")]
+    assert sent == [None, "p2", "p3", None]
+    assert any("cursor twice" in r.getMessage() for r in caplog.records)

@@ -25,12 +25,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
 
 from slack_rtm import codes
 from slack_rtm.api import AsyncClient
+from slack_rtm.api.history_models import (
+    ConversationsHistorySchema,
+    ConversationsRepliesSchema,
+    HistoryMessage,
+)
 from slack_rtm.api.response import ApiResponse
 from slack_rtm.api.web import AsyncWebApi
 from slack_rtm.cursors import CursorStore
@@ -47,6 +52,7 @@ from slack_rtm.session.events import CatchUp, Event
 __all__ = ["CatchUpRunner"]
 
 T = TypeVar("T")
+_Paged = TypeVar("_Paged", ConversationsHistorySchema, ConversationsRepliesSchema)
 
 _GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "missing_scope"})
 """Answers after which a conversation's cursor is dropped: it cannot be read any more."""
@@ -216,59 +222,56 @@ class CatchUpRunner:
 
     async def _fetch(self, api: AsyncWebApi, channel: str,
                      cursor: str) -> tuple[list[Event], int]:
-        """The messages of ``channel`` after ``cursor`` (history, then active threads)."""
+        """The messages of ``channel`` after ``cursor`` (history, then active threads), and
+        the number of calls made."""
+        token, limit = self._token, self._page_limit
+        calls = 0
         items: list[dict[str, Any]] = []
         threads: dict[str, None] = {}
-        calls = 0
-        page_cursor: str | None = None
-        seen_cursors: set[str] = set()
-        while True:
-            page = await self._call(partial(
-                api.conversations_history, self._token, channel, oldest=cursor,
-                inclusive=False, limit=self._page_limit, cursor=page_cursor))
+        async for page in self._every_page(partial(
+                api.conversations_history, token, channel, oldest=cursor, inclusive=False,
+                limit=limit)):
             calls += 1
-            for message in page.result.messages:
-                items.append(message.raw)
-                latest = message.latest_reply
-                if (message.thread_ts == message.ts and latest is not None
-                        and newer_safe(latest, cursor)):
-                    threads[message.ts] = None
-            page_cursor = _next_cursor(page, seen_cursors)
-            if page_cursor is None:
-                break
+            items.extend(m.raw for m in page.result.messages)
+            threads.update(_active_parents(page.result.messages, cursor))
         # A thread begun during the gap under a parent at or before the cursor: history after
         # the cursor does not show it (replies are not in history), but the parent's
         # latest_reply does. One page before the cursor finds the recent such parents.
         before = await self._call(partial(
-            api.conversations_history, self._token, channel, latest=cursor, inclusive=True,
-            limit=self._page_limit))
+            api.conversations_history, token, channel, latest=cursor, inclusive=True,
+            limit=limit))
         calls += 1
-        for message in before.result.messages:
-            latest = message.latest_reply
-            if (message.thread_ts == message.ts and latest is not None
-                    and newer_safe(latest, cursor)):
-                threads.setdefault(message.ts, None)
-        for thread_ts in self.book.threads.get(channel, ()):
-            threads.setdefault(thread_ts, None)
+        threads.update(_active_parents(before.result.messages, cursor))
+        threads.update(dict.fromkeys(self.book.threads.get(channel, ())))
         for thread_ts in threads:
-            page_cursor = None
-            seen_cursors = set()
-            while True:
-                try:
-                    replies = await self._call(partial(
-                        api.conversations_replies, self._token, channel, thread_ts,
-                        oldest=cursor, inclusive=False, limit=self._page_limit,
-                        cursor=page_cursor))
-                except RtmConnectErrorSchemaError as exc:
-                    if exc.error != "thread_not_found":
-                        raise
-                    break
-                calls += 1
-                items.extend(m.raw for m in replies.result.messages if m.ts != thread_ts)
-                page_cursor = _next_cursor(replies, seen_cursors)
-                if page_cursor is None:
-                    break
+            try:
+                async for replies in self._every_page(partial(
+                        api.conversations_replies, token, channel, thread_ts, oldest=cursor,
+                        inclusive=False, limit=limit)):
+                    calls += 1
+                    items.extend(m.raw for m in replies.result.messages if m.ts != thread_ts)
+            except RtmConnectErrorSchemaError as exc:
+                if exc.error != "thread_not_found":
+                    raise
         return [backfilled_message(channel, item) for item in items], calls
+
+    async def _every_page(
+        self, fetch: Callable[..., Awaitable[ApiResponse[_Paged]]],
+    ) -> AsyncIterator[ApiResponse[_Paged]]:
+        """Every page of a paged method: ``fetch(cursor=...)`` through :meth:`_call`, following
+        ``next_cursor``; a cursor Slack already returned ends it (logged), never a loop."""
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = await self._call(partial(fetch, cursor=cursor))
+            yield page
+            cursor = page.result.next_cursor
+            if not cursor:
+                return
+            if cursor in seen:
+                self._log.warning("catch-up: Slack returned a page cursor twice; stopping there")
+                return
+            seen.add(cursor)
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         """One history call, paced, retried until it answers: after ``Retry-After`` when rate
@@ -310,11 +313,8 @@ class CatchUpRunner:
             await asyncio.sleep((1.0 - self._tokens) / self._rate)
 
 
-def _next_cursor(page: ApiResponse[Any], seen: set[str]) -> str | None:
-    metadata = page.result.response_metadata
-    cursor: str | None = metadata.next_cursor if metadata is not None else None
-    if not cursor or cursor in seen:
-        return None
-    seen.add(cursor)
-    return cursor
-
+def _active_parents(messages: Iterable[HistoryMessage], cursor: str) -> dict[str, None]:
+    """Thread parents among ``messages`` with a reply newer than ``cursor``."""
+    return {m.ts: None for m in messages
+            if m.thread_ts == m.ts and m.latest_reply is not None
+            and newer_safe(m.latest_reply, cursor)}

@@ -294,7 +294,7 @@ class Driver:
         return AsyncClient(
             base_url=self._base_url, timeout=self._timeout, retry=RetryConfig.none(),
             proxy=self._proxy, verify=self._tls_context(), user_agent=self._user_agent,
-            cookie=self._cookie.header if self._cookie is not None else None,
+            cookie=self._cookie,  # parsed once, by RtmClient
         )
 
     def _batch_done(self) -> None:

@@ -93,7 +93,25 @@ class Conversation(_Raw, frozen=True, dict=True, omit_defaults=True):
     num_members: int | None = None
 
 
-class ConversationsHistorySchema(_Body, frozen=True, dict=True, omit_defaults=True):
+class _MessagePage(_Body, frozen=True, dict=True, omit_defaults=True):
+    """What a page of ``conversations.history`` and of ``conversations.replies`` share."""
+
+    ok: bool
+    messages: tuple[HistoryMessage, ...] = ()
+    has_more: bool = False
+    warning: str | None = None
+    response_metadata: ResponseMetadata | None = None
+
+    @property
+    def next_cursor(self) -> str:
+        """The cursor of the next page, or ``""`` when this is the last one."""
+        return _cursor(self.response_metadata)
+
+    def _keep_nested_raw(self, raw: dict[str, Any]) -> None:
+        keep_raw_items(self.messages, raw.get("messages"))
+
+
+class ConversationsHistorySchema(_MessagePage, frozen=True, dict=True, omit_defaults=True):
     """A successful ``conversations.history`` answer: one page of messages, **newest first**.
 
     Attributes:
@@ -101,47 +119,20 @@ class ConversationsHistorySchema(_Body, frozen=True, dict=True, omit_defaults=Tr
         messages: the page's messages, newest first (thread replies only when also sent to
             the channel).
         has_more: True when older messages remain within the range asked for.
-        pin_count: the number of pinned items, when Slack sends it.
         warning: Slack's comma-separated ``warning`` string, if any.
         response_metadata: Slack's ``response_metadata``: ``next_cursor`` for the next page.
+        pin_count: the number of pinned items, when Slack sends it.
     """
 
-    ok: bool
-    messages: tuple[HistoryMessage, ...] = ()
-    has_more: bool = False
     pin_count: int | None = None
-    warning: str | None = None
-    response_metadata: ResponseMetadata | None = None
-
-    @property
-    def next_cursor(self) -> str:
-        """The cursor of the next page, or ``""`` when this is the last one."""
-        return _cursor(self.response_metadata)
-
-    def _keep_nested_raw(self, raw: dict[str, Any]) -> None:
-        keep_raw_items(self.messages, raw.get("messages"))
 
 
-class ConversationsRepliesSchema(_Body, frozen=True, dict=True, omit_defaults=True):
+class ConversationsRepliesSchema(_MessagePage, frozen=True, dict=True, omit_defaults=True):
     """A successful ``conversations.replies`` answer: a thread's messages, **oldest first**.
 
     The first page starts with the parent message. Same attributes as
-    :class:`ConversationsHistorySchema`.
+    :class:`ConversationsHistorySchema` but ``pin_count``.
     """
-
-    ok: bool
-    messages: tuple[HistoryMessage, ...] = ()
-    has_more: bool = False
-    warning: str | None = None
-    response_metadata: ResponseMetadata | None = None
-
-    @property
-    def next_cursor(self) -> str:
-        """The cursor of the next page, or ``""`` when this is the last one."""
-        return _cursor(self.response_metadata)
-
-    def _keep_nested_raw(self, raw: dict[str, Any]) -> None:
-        keep_raw_items(self.messages, raw.get("messages"))
 
 
 class UsersConversationsSchema(_Body, frozen=True, dict=True, omit_defaults=True):
