@@ -50,6 +50,7 @@ __all__ = [
 
 # Decodes the whole frame for ``.raw``; built once.
 _decode_any = msgspec.json.Decoder().decode
+_encode_json = msgspec.json.Encoder().encode
 
 
 def _tolerant_int(digits: str) -> int | float:
@@ -115,6 +116,17 @@ class Event(
         """True for a message that catch-up fetched from history after a gap; False for
         everything that came over the socket (and for every other event)."""
         return getattr(self, "_backfilled", False)
+
+    @property
+    def frame(self) -> bytes:
+        """The event's JSON text as received, byte for byte, to pass on unchanged (a gateway, an
+        archive). For a message catch-up fetched, the history item with ``"type": "message"``
+        first and its ``"channel"`` added; for an event built in Python, its JSON encoding."""
+        try:
+            frame = self._frame
+        except AttributeError:
+            return _encode_json(self.raw)
+        return frame if isinstance(frame, bytes) else frame.encode()
 
     @property
     def raw(self) -> dict[str, Any]:

@@ -1,0 +1,12 @@
+"""``slack-rtm gateway``: RTM sessions held by a cluster of processes on NATS JetStream.
+
+A room above :mod:`slack_rtm.aio` (STYLE §14): it uses the public :class:`~slack_rtm.RtmClient`
+the way a user would, and the client never imports it. Needs the ``gateway`` extra
+(``pip install 'slack-rtm[gateway]'``: nats-py, prometheus-client, cryptography).
+
+- :mod:`.contract` — the wire contract (subjects, headers, payloads, KV records, lease timings):
+  the one home of what other programs code against; ``docs/gateway.md`` mirrors it.
+- :mod:`.natsd` — run a local ``nats-server`` (tests, benchmarks, demos).
+"""
+
+from __future__ import annotations
