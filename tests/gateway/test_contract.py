@@ -80,3 +80,22 @@ def test_lease_timings_checked() -> None:
         c.LeaseTimings(renew_every=1, fence_after=3.5, expire_after=4)
     with pytest.raises(ValueError, match="renew_every must be a number > 0"):
         c.LeaseTimings(renew_every=0)
+
+
+def test_gateway_config_checked_and_key_hidden() -> None:
+    from slack_rtm.gateway.config import GatewayConfig, default_name
+
+    cfg = GatewayConfig(nats_url="nats://127.0.0.1:4222", key=b"k" * 32, name="g1")
+    assert "kkkk" not in repr(cfg)
+    assert cfg.ping_interval + cfg.ping_timeout <= 30
+    assert default_name()
+    with pytest.raises(ValueError, match="32 bytes"):
+        GatewayConfig(nats_url="nats://x", key=b"short")
+    with pytest.raises(ValueError, match="name must be"):
+        GatewayConfig(nats_url="nats://x", key=b"k" * 32, name="a.b")
+    with pytest.raises(ValueError, match="capacity must be > 0"):
+        GatewayConfig(nats_url="nats://x", key=b"k" * 32, capacity=0)
+    with pytest.raises(TypeError, match="capacity must be an int"):
+        GatewayConfig(nats_url="nats://x", key=b"k" * 32, capacity=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="metrics_port"):
+        GatewayConfig(nats_url="nats://x", key=b"k" * 32, metrics_port=70000)

@@ -6,6 +6,7 @@ the way a user would, and the client never imports it. Needs the ``gateway`` ext
 
 - :mod:`.contract` — the wire contract (subjects, headers, payloads, KV records, lease timings):
   the one home of what other programs code against; ``docs/gateway.md`` mirrors it.
+- :mod:`.config` — :class:`~slack_rtm.gateway.config.GatewayConfig`, one process's settings.
 - :mod:`.natsd` — run a local ``nats-server`` (tests, benchmarks, demos).
 """
 
