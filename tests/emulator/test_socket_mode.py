@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -298,3 +299,46 @@ async def test_unknown_acks_and_other_frames(emu: Emulator, http: aiohttp.Client
         "not json",
         '{"type": "ping"}',
     ]
+
+
+async def test_firehose_goes_to_one_socket_and_its_acks_are_counted(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    a = await open_sm(http, emu)
+    b = await open_sm(http, emu)
+    assert await emu.socket_mode_firehose(0) == 0
+    emu.prepare_socket_mode_firehose(50)
+    assert await emu.socket_mode_firehose(50) == 50
+    got: list[dict[str, Any]] = []
+    sm = a
+    try:
+        got.append(await a.recv(0.5))
+    except asyncio.TimeoutError:
+        sm = b
+    while len(got) < 50:
+        got.append(await sm.recv())
+    other = b if sm is a else a
+    await other.expect_nothing(0.05)
+    assert len({e["envelope_id"] for e in got}) == 50
+    assert all(e["type"] == "events_api" and e["retry_attempt"] == 0 for e in got)
+    events = [e["payload"]["event"] for e in got]
+    assert all(ev["type"] == "message" for ev in events)
+    assert len({ev["ts"] for ev in events}) == 50
+    assert {e["payload"]["api_app_id"] for e in got} == {emu.app_id}
+    for env in got:
+        await sm.ack(env)
+    await emu.wait_socket_mode_acks(50)
+    assert (emu.socket_mode_firehose_acks, emu.socket_mode_ack_count) == (50, 50)
+    assert emu.socket_mode_acks == []  # counted only
+    assert emu.received == []
+    assert emu.socket_mode_envelopes == []  # not tracked: no redelivery
+    await sm.expect_nothing(ACK * 1.5)
+
+
+async def test_inject_for_the_bot_reaches_socket_mode(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    sm = await open_sm(http, emu)
+    await emu.inject_event({"type": "app_mention", "text": "hi"}, user_id=emu.bot_user_id)
+    env = await sm.recv()
+    assert env["payload"]["event"] == {"type": "app_mention", "text": "hi"}
