@@ -53,7 +53,7 @@ from aiohttp.abc import AbstractStreamWriter
 
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.firehose import Chunk, encode_payloads, frame
-from slack_rtm.emulator.limits import TokenBucket
+from slack_rtm.emulator.limits import TokenBucket, TsClock
 from slack_rtm.emulator.records import SocketModeAck, SocketModeEnvelope
 from slack_rtm.emulator.validate import check_count, check_number
 from slack_rtm.emulator.workspace import User, Workspace
@@ -158,6 +158,7 @@ class SocketModeControls:
     _issued_urls: deque[str]
     _expire_next: int
     _changed: asyncio.Event | None
+    _clock: TsClock
 
     if TYPE_CHECKING:
 
@@ -704,47 +705,31 @@ class SocketModeControls:
         return sent
 
     def _encode_envelopes(self, n: int) -> list[Chunk]:
+        """``n`` envelopes as frame-aligned chunks. Every call gets fresh envelope ids (the
+        ack marker, a per-call run, the index), ``event_id`` values and strictly increasing
+        ``ts`` (from the emulator's clock), so that clients that de-duplicate see no repeat."""
         ws = self.workspace
         team = ws.team.id
         pairs = [(ch.id, uid) for ch in ws.channels.values() for uid in sorted(ws.members(ch.id))]
         pairs = pairs or [("C0000000000", self.bot.id)]
-        head = (
-            '{"envelope_id":"%s","type":"events_api","accepts_response_payload":false,'
-            '"retry_attempt":0,"retry_reason":"","payload":{"token":"'
-            + self._sm_verification
-            + '","team_id":"'
-            + team
-            + '","api_app_id":"'
-            + self.app_id
-            + '","event":'
-        )
-        auth = _encode(
-            [
-                {
-                    "enterprise_id": None,
-                    "team_id": team,
-                    "user_id": self.bot.id,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ]
-        ).decode()
-        tail = ',"type":"event_callback","event_id":"Ev%010d","event_time":%d,"authorizations":' + (
-            auth + ',"is_ext_shared_channel":false}}'
-        )
-        now = time.time()
-        sec = int(now)
+        auth = _encode([{"enterprise_id": None, "team_id": team, "user_id": self.bot.id,
+                         "is_bot": True, "is_enterprise_install": False}]).decode()
+        head = (f'","type":"events_api","accepts_response_payload":false,"retry_attempt":0,'
+                f'"retry_reason":"","payload":{{"token":"{self._sm_verification}",'
+                f'"team_id":"{team}","api_app_id":"{self.app_id}","event":')
+        tail = f',"authorizations":{auth},"is_ext_shared_channel":false}}}}'
+        marker, run = self._sm_marker, secrets.token_hex(2)
+        first_us = self._clock.reserve(n, time.time())
         frames: list[bytes] = []
-        marker = self._sm_marker
         for i in range(n):
             cid, uid = pairs[i % len(pairs)]
-            ts = f"{sec}.{i % 1_000_000:06d}"
-            event = (
-                f'{{"type":"message","channel":"{cid}","user":"{uid}","text":"Event {i} of the '
-                f'Socket Mode firehose","ts":"{ts}","event_ts":"{ts}","team":"{team}",'
-                '"channel_type":"channel"}'
+            sec, micros = divmod(first_us + i, 1_000_000)
+            ts = f"{sec}.{micros:06d}"
+            event = (f'{{"type":"message","channel":"{cid}","user":"{uid}","text":"Event {i} '
+                     f'of the Socket Mode firehose","ts":"{ts}","event_ts":"{ts}",'
+                     f'"team":"{team}","channel_type":"channel"}}')
+            frames.append(
+                f'{{"envelope_id":"{marker}{run}{i:08d}{head}{event},"type":"event_callback",'
+                f'"event_id":"Ev{run.upper()}{i:08d}","event_time":{sec}{tail}'.encode()
             )
-            envelope_id = f"{marker}{i:012d}"
-            text = (head % envelope_id) + event + (tail % (i, sec))
-            frames.append(text.encode())
         return encode_payloads(frames)
