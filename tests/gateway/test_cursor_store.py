@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import json
 import random
 from collections.abc import AsyncIterator
@@ -30,7 +31,8 @@ from slack_rtm.gateway.natsd import NatsServer
 _spec = importlib.util.spec_from_file_location(
     "cursor_contract", Path(__file__).parent.parent / "test_cursors.py"
 )
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 _contract = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_contract)
 
@@ -93,7 +95,7 @@ async def test_async_with_and_repr(bucket: KeyValue, nc: NatsClient) -> None:
 
 
 def test_bucket_type() -> None:
-    with pytest.raises(TypeError, match="bucket must be a nats.js.kv.KeyValue"):
+    with pytest.raises(TypeError, match=r"bucket must be a nats\.js\.kv\.KeyValue"):
         KvCursorStore({})  # type: ignore[arg-type]
 
 
@@ -163,7 +165,7 @@ async def test_two_writers_never_move_a_cursor_back(bucket: KeyValue, nats_url: 
         await watcher
         final = await stores[1].load("T1:U1")
         assert final == seen_max  # the newest of every batch, whoever wrote it
-        for before, after in zip(watched, watched[1:], strict=False):
+        for before, after in itertools.pairwise(watched):
             for channel, ts in before.items():
                 assert ts_key(after[channel]) >= ts_key(ts)
         history = await bucket.history(kv_key("T1:U1"))
@@ -174,9 +176,12 @@ async def test_two_writers_never_move_a_cursor_back(bucket: KeyValue, nats_url: 
 
 async def test_a_foreign_value_is_refused(bucket: KeyValue) -> None:
     s = KvCursorStore(bucket)
-    for raw, what in ((b"not json", "not a JSON object"), (b'["C1"]', "not a JSON object"),
-                      (b'{"C1": 5}', "not a JSON object"),
-                      (b'{"C1": "soon"}', "not a Slack timestamp")):
+    for raw, what in (
+        (b"not json", "not a JSON object"),
+        (b'["C1"]', "not a JSON object"),
+        (b'{"C1": 5}', "not a JSON object"),
+        (b'{"C1": "soon"}', "not a Slack timestamp"),
+    ):
         await bucket.put(kv_key("s"), raw)
         with pytest.raises(CursorStoreError, match=what):
             await s.load("s")
@@ -186,8 +191,7 @@ async def test_a_foreign_value_is_refused(bucket: KeyValue) -> None:
 
 
 async def test_nats_down_is_a_cursor_store_error(nats_server: NatsServer) -> None:
-    client = await nats.connect(nats_server.url, max_reconnect_attempts=1,
-                                reconnect_time_wait=0.05)
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=1, reconnect_time_wait=0.05)
     try:
         s = KvCursorStore((await open_buckets(client.jetstream(timeout=1))).cursors)
         await s.save("T1:U1", {"C1": T1})

@@ -138,8 +138,10 @@ async def connect(
         raise ValueError("nats_url must name at least one server, e.g. nats://127.0.0.1:4222")
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError("name must be a non-empty str or None")
-    for label, value in (("connect_timeout", connect_timeout),
-                         ("reconnect_time_wait", reconnect_time_wait)):
+    for label, value in (
+        ("connect_timeout", connect_timeout),
+        ("reconnect_time_wait", reconnect_time_wait),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{label} must be a number, got {type(value).__name__}")
         if not 0 < value < float("inf"):
@@ -171,11 +173,13 @@ async def connect(
     settings.update(options)
     try:
         # Keep trying until the deadline (the first attempt may race a server starting up).
-        client = await asyncio.wait_for(nats.connect(_servers(nats_url), **settings),
-                                        connect_timeout)
+        client = await asyncio.wait_for(
+            nats.connect(_servers(nats_url), **settings), connect_timeout
+        )
     except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
-        reason = ("no answer" if isinstance(exc, asyncio.TimeoutError)
-                  else _clean(str(exc), nats_url))
+        reason = (
+            "no answer" if isinstance(exc, asyncio.TimeoutError) else _clean(str(exc), nats_url)
+        )
         raise NatsUnavailableError(
             f"cannot connect to NATS at {shown} within {connect_timeout:g} s: {reason}"
         ) from None

@@ -205,8 +205,9 @@ class Registry:
         if not isinstance(api_url, str) or not api_url:
             raise ValueError("api_url must be a non-empty str")
 
-        async with AsyncClient(base_url=api_url, cookie=cookie, user_agent=user_agent,
-                               timeout=timeout) as client:
+        async with AsyncClient(
+            base_url=api_url, cookie=cookie, user_agent=user_agent, timeout=timeout
+        ) as client:
             try:
                 response = await AsyncWebApi(client).api_call("auth.test", token)
             except RateLimitedError:
@@ -229,15 +230,23 @@ class Registry:
         _log.info("registered %s (%s %s, %s)", reg.id, team_id, user_id, kind)
         return reg
 
-    async def _store(self, reg_id: str, team_id: str, user_id: str, kind: Kind,
-                     token: str, cookie: str | None) -> Registration:
+    async def _store(
+        self, reg_id: str, team_id: str, user_id: str, kind: Kind, token: str, cookie: str | None
+    ) -> Registration:
         """Create or replace the record by compare-and-set, keeping ``created``."""
         try:
             for _ in range(_MAX_ATTEMPTS):
                 old, revision = await self._read(reg_id)
                 created = old.created if old is not None else time.time()
-                reg = Registration(id=reg_id, team_id=team_id, user_id=user_id, kind=kind,
-                                   token=token, cookie=cookie, created=created)
+                reg = Registration(
+                    id=reg_id,
+                    team_id=team_id,
+                    user_id=user_id,
+                    kind=kind,
+                    token=token,
+                    cookie=cookie,
+                    created=created,
+                )
                 try:
                     if revision is None:
                         await self._kv.create(reg_id, encode_registration(reg))
@@ -321,8 +330,9 @@ class Registry:
                     try:
                         regs.append(decode_registration(entry.value))
                     except ContractError:
-                        _log.warning("registration %s in KV is not readable; skipped",
-                                     entry.key[:40])
+                        _log.warning(
+                            "registration %s in KV is not readable; skipped", entry.key[:40]
+                        )
             finally:
                 await watcher.stop()  # type: ignore[no-untyped-call]
         except (asyncio.TimeoutError, nats.errors.Error) as exc:
