@@ -42,6 +42,7 @@ __all__ = [
     "Buckets",
     "NatsUnavailableError",
     "connect",
+    "nats_url_secrets",
     "open_bucket",
     "open_buckets",
     "public_nats_url",
@@ -67,8 +68,9 @@ def _servers(nats_url: str) -> list[str]:
     return [part.strip() for part in nats_url.split(",") if part.strip()]
 
 
-def _url_secrets(nats_url: str) -> list[str]:
-    """The user names, passwords and tokens embedded in the servers of ``nats_url``."""
+def nats_url_secrets(nats_url: str) -> list[str]:
+    """The user names, passwords and tokens embedded in the servers of ``nats_url`` (longest
+    first), to keep out of messages: pass them to :func:`slack_rtm.redact.redact_text`."""
     found: list[str] = []
     for server in _servers(nats_url):
         try:
@@ -102,7 +104,7 @@ def public_nats_url(nats_url: str) -> str:
 
 
 def _clean(text: str, nats_url: str) -> str:
-    return redact_text(text, *_url_secrets(nats_url))
+    return redact_text(text, *nats_url_secrets(nats_url))
 
 
 async def connect(
