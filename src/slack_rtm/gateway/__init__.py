@@ -8,6 +8,13 @@ the way a user would, and the client never imports it. Needs the ``gateway`` ext
   the one home of what other programs code against; ``docs/gateway.md`` mirrors it.
 - :mod:`.config` — :class:`~slack_rtm.gateway.config.GatewayConfig`, one process's settings.
 - :mod:`.natsd` — run a local ``nats-server`` (tests, benchmarks, demos).
+- :mod:`.secrets` — :class:`~slack_rtm.gateway.secrets.GatewayKey`, AES-GCM sealing of the
+  tokens and cookies stored in KV.
+- :mod:`.kv` — :func:`~slack_rtm.gateway.kv.connect` (NATS, credentials kept out of logs) and
+  :func:`~slack_rtm.gateway.kv.open_buckets` (the four KV buckets, created when missing).
+- :mod:`.registry` — :class:`~slack_rtm.gateway.registry.Registry`, the registered logins.
+- :mod:`.cursor_store` — :class:`~slack_rtm.gateway.cursor_store.KvCursorStore`, the cursor
+  store's NATS KV home.
 """
 
 from __future__ import annotations
