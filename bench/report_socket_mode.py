@@ -55,7 +55,8 @@ def render(result: dict[str, Any], labels: dict[str, str]) -> str:
     cfg = sm["config"]
     return (
         f"SOCKET MODE INGEST  (N={cfg['n']:,} events_api envelopes of ~700 B per run, every "
-        f"one acked (a run missing an ack is an error); {cfg['rounds']} interleaved round(s), medians; ratios to the bare picows + "
+        f"one acked (a run missing an ack is an error); {cfg['rounds']} interleaved round(s), "
+        f"medians; ratios to the bare picows + "
         f"msgspec loop that acks each envelope, and to slack_sdk's aiohttp client)\n"
         + report._table(["client", "envelopes/s", "CPU us/envelope", "ratio (wall)",
                          "ratio (CPU)", "ratio (calibrated)", "x slack_sdk (wall)",
