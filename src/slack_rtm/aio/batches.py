@@ -21,7 +21,7 @@ already queued (up to a cap) once the first one is there, with the same guarante
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_rtm.errors import StateError
 from slack_rtm.session.events import Event, Message, decode_kept
@@ -50,7 +50,7 @@ class EventBatches:
 
     __slots__ = ("_cap", "_closed", "_driver", "_started")
 
-    def __init__(self, driver: Driver, cap: int = DEFAULT_BATCH) -> None:
+    def __init__(self, driver: Driver[Any], cap: int = DEFAULT_BATCH) -> None:
         if cap < 1:
             raise ValueError(f"cap must be >= 1, got {cap!r}")
         self._driver = driver
