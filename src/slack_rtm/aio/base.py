@@ -289,9 +289,12 @@ class BaseClient(Driver[C]):
         low = self._max_queue // 2
         book = self._book
         latest = book.latest if book is not None else {}
+        after = self._after_yield()  # None for RTM
         try:
             for event in self._take_kept():  # handled in the background before this began
                 yield event
+                if after is not None:
+                    after(event)
             while True:
                 while queue:  # the hot loop: one event per turn, no await unless handlers
                     item = popleft()
@@ -316,6 +319,8 @@ class BaseClient(Driver[C]):
                         if pending is not None:
                             await pending
                     yield event
+                    if after is not None:
+                        after(event)
                 if self._stopped:
                     break
                 await self._wait_wake()

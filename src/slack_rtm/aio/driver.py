@@ -513,6 +513,11 @@ class Driver(Generic[C]):
         self._open_tasks.pop(conn_id, None)
         self._core.socket_opened(conn_id, loop.time())
 
+    def _after_yield(self) -> Callable[[Event], None] | None:
+        """What to call with each event once an iteration has consumed it (None: nothing;
+        Socket Mode acks there what waits for its consumer). Asked once per iteration."""
+        return None
+
     def _make_listener(self, conn_id: int) -> RtmListener:
         """The listener that feeds socket ``conn_id``'s frames to the core."""
         return RtmListener(conn_id, self._core.receive_many, self._core.receive_messages,

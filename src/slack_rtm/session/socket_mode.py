@@ -449,6 +449,11 @@ class SocketModeCore:
 
     # ------------------------------------------------------------------ acks
 
+    def awaits_ack(self, envelope_id: str) -> bool:
+        """True while the ack of envelope ``envelope_id`` waits for its handlers (call
+        :meth:`ack` or :meth:`release` when they are done)."""
+        return envelope_id in self._pending
+
     def ack(self, envelope_id: str, now: float, payload: dict[str, Any] | None = None) -> bool:
         """The handlers of the event from envelope ``envelope_id`` returned: send its ack.
 
