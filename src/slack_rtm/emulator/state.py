@@ -2,10 +2,11 @@
 
 :class:`EmulatorState` holds everything the emulator knows (the workspace, tickets and URLs
 handed out, live connections, records, fault settings, history) and every Python control;
-the mixins :mod:`.faults`, :mod:`.browser`, :mod:`.resume` and :mod:`.history_controls` each
-bring one family of controls. The handlers (:mod:`.api`, :mod:`.websocket`, :mod:`.control`)
-work on it; :class:`~slack_rtm.emulator.server.Emulator` adds the aiohttp server on top. This
-module imports nothing from the emulator above it.
+the mixins :mod:`.faults`, :mod:`.browser`, :mod:`.resume`, :mod:`.history_controls` and
+:mod:`.socket_mode` each bring one family of controls. The handlers (:mod:`.api`,
+:mod:`.websocket`, :mod:`.socket_mode_ws`, :mod:`.control`) work on it;
+:class:`~slack_rtm.emulator.server.Emulator` adds the aiohttp server on top. This module imports
+nothing from the emulator above it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from slack_rtm.emulator.history_controls import HistoryControls
 from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
 from slack_rtm.emulator.records import BrowserSession, ConnectCall, Grant, ReceivedFrame
 from slack_rtm.emulator.resume import ResumeControls
+from slack_rtm.emulator.socket_mode import ACK_TIMEOUT, SocketModeControls
 from slack_rtm.emulator.validate import check_count, check_number
 from slack_rtm.emulator.workspace import Presence, User, Workspace
 
@@ -39,7 +41,9 @@ __all__ = ["ISSUED_URLS_KEPT", "EmulatorState"]
 ISSUED_URLS_KEPT = 10_000
 
 
-class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryControls):
+class EmulatorState(
+    FaultControls, BrowserControls, ResumeControls, HistoryControls, SocketModeControls
+):
     """The emulator's state and Python controls: what the handlers and the controls share.
 
     It takes the constructor arguments documented on
@@ -68,6 +72,8 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         reconnect_url_interval: float | None = 3.0,
         reconnect_url_ttl: float = 60.0,
         history_limit: int = HISTORY_LIMIT,
+        app_token: str | None = None,
+        ack_timeout: float = ACK_TIMEOUT,
     ) -> None:
         if workspace is not None and not isinstance(workspace, Workspace):
             raise TypeError("workspace must be a Workspace")
@@ -120,6 +126,7 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         self._tasks: set[asyncio.Task[Any]] = set()
         self._prepared: dict[int, list[_firehose.Chunk]] = {}
         self._init_history(history_limit)
+        self._init_socket_mode(app_token, ack_timeout)
 
     # -- addresses and defaults --------------------------------------------------------------
 
@@ -327,12 +334,15 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
     async def deliver_to_channel(
         self, event: dict[str, Any], channel_id: str, *, exclude_user: str | None = None
     ) -> int:
-        """Send an event to every socket of the channel's members; returns sockets reached.
-        A ``message`` event is recorded in :attr:`history` first."""
+        """Send an event to every RTM socket of the channel's members; returns sockets reached.
+        A ``message`` event is recorded in :attr:`history` first; if the app's bot is a member,
+        the event also goes to one Socket Mode socket (:mod:`.socket_mode`)."""
         self.workspace.channel(channel_id)  # raises for an unknown channel, as members() did
         if event.get("type") == "message":
             self.record_message(event)
         is_member = self.workspace.is_member
+        if self._sm_conns:  # Socket Mode: one envelope for the app (its own posts included)
+            self.socket_mode_event(event, channel_id)
         skip = None if self.echo_own_messages else exclude_user
         targets = [c for c in self._conns.values()
                    if c.user.id != skip and is_member(channel_id, c.user.id)]
@@ -396,7 +406,9 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         return str(event["ts"])
 
     async def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
-        """Send any event to every socket (or only ``user_id``'s); returns sockets reached.
+        """Send any event to every RTM socket (or only ``user_id``'s); returns RTM sockets
+        reached. Without ``user_id`` (or with the app's bot's) it also goes to one Socket Mode
+        socket as an ``events_api`` envelope (:mod:`.socket_mode`).
         A ``message`` event of a known ``channel`` with a valid ``ts`` is also recorded in
         :attr:`history` (``message_changed``/``message_deleted`` edit or remove a stored one).
 
@@ -408,6 +420,8 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         if user_id is not None:
             self.workspace.user(user_id)
         self.record_message(event)
+        if self._sm_conns and (user_id is None or user_id == self.bot.id):
+            self.socket_mode_event(event, None)
         return await self._send_all(self._targets(user_id), event)
 
     async def set_presence(self, user_id: str, presence: Presence) -> int:
@@ -521,5 +535,6 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
             "process_cpu_seconds": time.process_time(),
             **self.browser_state(),
             **self.resume_state(),
+            **self.socket_mode_state(),
             "workspace": self.workspace.to_dict(),
         }
