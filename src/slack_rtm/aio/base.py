@@ -17,6 +17,7 @@ from msgspec.structs import force_setattr
 
 from slack_rtm.aio.driver import C, Driver
 from slack_rtm.aio.handlers import Handler
+from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
 from slack_rtm.errors import ConnectionClosedError, StateError
 from slack_rtm.session.events import (
     Event,
@@ -83,6 +84,28 @@ class BaseClient(Driver[C]):
     def state(self) -> State:
         """Where the session is: idle, connecting, connected, reconnecting, closing, closed."""
         return self._core.state
+
+    @property
+    def self(self) -> RtmConnectSelf:
+        """Who we are connected as (``id``, ``name``).
+
+        Raises:
+            StateError: not known yet.
+        """
+        if self._self is None:
+            raise StateError("not connected yet: self is known after connect()")
+        return self._self
+
+    @property
+    def team(self) -> RtmConnectTeam:
+        """The workspace (``id``, ``name``, ``domain``).
+
+        Raises:
+            StateError: not known yet.
+        """
+        if self._team is None:
+            raise StateError("not connected yet: team is known after connect()")
+        return self._team
 
     @property
     def error(self) -> BaseException | None:
