@@ -39,6 +39,8 @@ def _na_is_true(reason: str) -> bool:
                        for m in ("slack_rtm", "slack_rtm.aio", "slack_rtm.aio.client"))
     if reason == "not built: slack_rtm.sync.RtmClient":
         return not _built("slack_rtm.sync", "RtmClient")
+    if reason == "not built: slack_rtm.SocketModeClient":
+        return not any(_built(m, "SocketModeClient") for m in ("slack_rtm", "slack_rtm.aio"))
     return False
 
 
@@ -77,6 +79,16 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
         _check(f"ingest {client}", s, ("events_per_s", "cpu_us_per_event"))
         if s["status"] == "ok":
             assert s["events_per_s"] > 0
+
+    sm = result["socket_mode_ingest"]["summary"]
+    assert set(sm) == {"bare", "ours", "slack_sdk"}
+    assert sm["bare"]["status"] == "ok"
+    for client, s in sm.items():
+        _check(f"socket mode ingest {client}", s, ("events_per_s", "cpu_us_per_event"))
+    for r in result["socket_mode_ingest"]["runs"]["bare"]:
+        assert r["acked"] == r["n"]  # every envelope acked, none twice
+    assert "SOCKET MODE INGEST" in proc.stdout
+    assert any(t["name"].startswith("Socket Mode ours") for t in result["targets"])
 
     kinds = {(d["kind"], d["sessions"]) for d in result["density"]}
     assert {"ours", "picows"} <= {k for k, _ in kinds}

@@ -18,7 +18,7 @@ _NOT_CONTROLS = {
     "take_refusal", "upgrade_held",
     "close_socket_mode_connection", "hello_socket_mode", "issue_socket_mode_url",
     "open_socket_mode_connection", "post_allowed", "record_socket_mode_ack",
-    "redeem_socket_mode_ticket", "socket_mode_event", "socket_mode_state",
+    "redeem_socket_mode_ticket", "socket_mode_event", "socket_mode_state", "firehose_ack",
 }  # fmt: skip
 
 

@@ -24,7 +24,8 @@ live Socket Mode sockets, and every envelope sent and acknowledgement received.
 - **Records.** :attr:`socket_mode_envelopes` (every envelope sent,
   :class:`~slack_rtm.emulator.records.SocketModeEnvelope`), :attr:`socket_mode_acks` (every ack,
   duplicates included: :class:`~slack_rtm.emulator.records.SocketModeAck`),
-  :attr:`socket_mode_unacked`. The firehose's envelopes are not tracked (no redelivery).
+  :attr:`socket_mode_unacked`. The firehose's envelopes are not tracked (no redelivery) and
+  their acks are only counted (:attr:`socket_mode_firehose_acks`).
 - **Disconnects.** :meth:`socket_mode_disconnect` sends ``{"type": "disconnect", "reason",
   "debug_info": {"host"}}``: ``warning`` only warns; ``refresh_requested`` closes the socket
   (1001) ``close_after`` seconds later (default :data:`REFRESH_CLOSE_AFTER`); ``link_disabled``
@@ -156,6 +157,7 @@ class SocketModeControls:
     _next_conn_id: int
     _issued_urls: deque[str]
     _expire_next: int
+    _changed: asyncio.Event | None
 
     if TYPE_CHECKING:
 
@@ -198,6 +200,10 @@ class SocketModeControls:
         self._sm_tickets: dict[str, float] = {}
         self._sm_chains: dict[str, _Chain] = {}
         self._sm_prepared: dict[int, list[Chunk]] = {}
+        #: Acks of firehose envelopes: counted only (see :meth:`socket_mode_firehose`).
+        self.socket_mode_firehose_acks = 0
+        self._sm_marker = uuid.uuid4().hex[:8] + "-0000-4000-8000-"
+        self._sm_ack_waiters = 0
         self._post_rate: float | None = POST_RATE
         self._post_burst = POST_BURST
         self._post_buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -275,6 +281,21 @@ class SocketModeControls:
         self._sm_draining.discard(conn.id)
         if self._sm_conns.pop(conn.id, None) is not None:
             self._notify()
+
+    @property
+    def socket_mode_ack_count(self) -> int:
+        """Acks received in all: those recorded plus the firehose's (counted only)."""
+        return len(self.socket_mode_acks) + self.socket_mode_firehose_acks
+
+    def firehose_ack(self, text: str) -> bool:
+        """Whether a client frame acks a firehose envelope; then it is only counted (the
+        firehose's acks are not recorded, so that reading them costs the emulator little)."""
+        if self._sm_marker not in text:
+            return False
+        self.socket_mode_firehose_acks += 1
+        if self._sm_ack_waiters:
+            self._notify()
+        return True
 
     def record_socket_mode_ack(self, conn: Connection, data: dict[str, Any]) -> bool:
         """Record a client frame that is an ack (``envelope_id`` a str): stops the redelivery
@@ -616,13 +637,17 @@ class SocketModeControls:
         await self._wait(lambda: len(self._sm_conns) == n, timeout, f"{n} Socket Mode connections")
 
     async def wait_socket_mode_acks(self, n: int, timeout: float = 5.0) -> None:
-        """Wait until at least ``n`` acks are recorded in :attr:`socket_mode_acks`.
+        """Wait until at least ``n`` acks came in all (:attr:`socket_mode_ack_count`).
 
         Raises:
             TimeoutError: not in time; ValueError: a bad argument.
         """
         check_count("n", n)
-        await self._wait(lambda: len(self.socket_mode_acks) >= n, timeout, f"{n} acks")
+        self._sm_ack_waiters += 1
+        try:
+            await self._wait(lambda: self.socket_mode_ack_count >= n, timeout, f"{n} acks")
+        finally:
+            self._sm_ack_waiters -= 1
 
     def set_post_rate_limit(self, per_second: float | None, burst: int = POST_BURST) -> None:
         """Allow ``chat.postMessage`` ``per_second`` messages a second per poster and channel,
@@ -651,8 +676,10 @@ class SocketModeControls:
     async def socket_mode_firehose(self, n: int) -> int:
         """Stream ``n`` pre-encoded ``events_api`` envelopes (each a ~300-byte ``message``
         event) at ONE live Socket Mode socket as fast as it takes them, honouring flow control.
-        The envelopes are not tracked (no redelivery); their acks are recorded with
-        ``seconds=None``. Returns the envelopes sent (0 with no socket open).
+        The envelopes are not tracked (no redelivery) and their acks are only counted
+        (:attr:`socket_mode_firehose_acks`, not in ``socket_mode_acks`` or ``received``), so
+        that reading them costs the emulator little. Returns the envelopes sent (0 with no
+        socket open).
 
         Raises:
             ValueError: ``n`` is not an int >= 0.
@@ -708,7 +735,7 @@ class SocketModeControls:
         now = time.time()
         sec = int(now)
         frames: list[bytes] = []
-        prefix = uuid.uuid4().hex[:8]
+        marker = self._sm_marker
         for i in range(n):
             cid, uid = pairs[i % len(pairs)]
             ts = f"{sec}.{i % 1_000_000:06d}"
@@ -717,7 +744,7 @@ class SocketModeControls:
                 f'Socket Mode firehose","ts":"{ts}","event_ts":"{ts}","team":"{team}",'
                 '"channel_type":"channel"}'
             )
-            envelope_id = f"{prefix}-0000-4000-8000-{i:012d}"
+            envelope_id = f"{marker}{i:012d}"
             text = (head % envelope_id) + event + (tail % (i, sec))
             frames.append(text.encode())
         return encode_payloads(frames)

@@ -12,9 +12,10 @@ upgrade completes but the socket is closed at once with code 1008 and the reason
 
 then envelopes (:mod:`.socket_mode`). Every frame the client sends is recorded in ``received``
 (as the app's bot user); a JSON object with a string ``envelope_id`` is an ack (recorded in
-``socket_mode_acks``, with its ``payload`` object if any); anything else is ignored. There is no
-JSON ping: WebSocket pings get pongs unless ``set_pong(False)`` (aiohttp's automatic pong is off
-for these sockets, so that clients can test their dead-link detection).
+``socket_mode_acks``, with its ``payload`` object if any); anything else is ignored. Acks of the
+firehose's envelopes are only counted (``socket_mode_firehose_acks``). There is no JSON ping:
+WebSocket pings get pongs unless ``set_pong(False)`` (aiohttp's automatic pong is off for these
+sockets, so that clients can test their dead-link detection).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ async def handle_socket_mode(emu: EmulatorState, request: web.Request) -> web.St
             elif msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 raw: str | bytes = msg.data
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-                _on_frame(emu, conn, text)
+                if not emu.firehose_ack(text):
+                    _on_frame(emu, conn, text)
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
