@@ -22,6 +22,7 @@ from slack_rtm.session.actions import (
     CloseSocket,
     OpenSocket,
     SendFrame,
+    SendFrames,
     SendPing,
     Stop,
 )
@@ -65,8 +66,16 @@ class Harness:
         return [e.type for e in self.events]
 
     def acks(self, conn: int | None = None) -> list[dict[str, Any]]:
-        return [msgspec.json.decode(a.data) for a in self.of(SendFrame)
-                if conn is None or a.conn_id == conn]
+        self.pump()
+        out = []
+        for a in self.actions:
+            if conn is not None and getattr(a, "conn_id", None) != conn:
+                continue
+            if isinstance(a, SendFrame):
+                out.append(msgspec.json.decode(a.data))
+            elif isinstance(a, SendFrames):
+                out += [msgspec.json.decode(data) for data in a.frames]
+        return out
 
     def recv(self, conn: int, frame: dict[str, Any] | bytes) -> None:
         data = msgspec.json.encode(frame) if isinstance(frame, dict) else frame

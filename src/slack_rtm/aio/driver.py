@@ -46,6 +46,7 @@ from slack_rtm.session.actions import (
     Send,
     SendDone,
     SendFrame,
+    SendFrames,
     SendPing,
     Stop,
 )
@@ -262,6 +263,13 @@ class Driver(Generic[C]):
                         self._log.debug("frame for socket %d dropped: not open", action.conn_id)
                 elif isinstance(action, SendDone):
                     _settle(action.send)
+                elif isinstance(action, SendFrames):
+                    listener = self._listeners.get(action.conn_id)
+                    transport = listener.transport if listener is not None else None
+                    if transport is not None:
+                        send = transport.send
+                        for data in action.frames:
+                            send(_TEXT, data)
                 else:
                     self._do(action)
             actions = core.take_actions()

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from picows import WSFrame, WSTransport
 
 from slack_rtm.aio.base import BaseClient, check_int, check_number, check_user_agent
 from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype
@@ -98,6 +99,25 @@ def check_bot_token(value: object) -> str:
         TypeError, ValueError: anything else (the token is never echoed).
     """
     return _check_token("bot_token", value, ("xoxb-", "xoxp-"), "a bot or user token")
+
+
+class _Listener(RtmListener):
+    """RtmListener for Socket Mode frames: no message or reply fast paths to try first (every
+    frame is a JSON object for the core), pongs reported."""
+
+    __slots__ = ()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.fin and self._parts is None:
+            data = frame.get_payload_as_bytes()
+            if data[:1] == b"{":
+                self._frames.append(data)
+            else:
+                self._other(transport, frame, data)
+        else:
+            self._other(transport, frame, None)
+        if frame.last_in_buffer:
+            self.flush()
 
 
 class SocketModeClient(BaseClient[SocketModeCore]):
@@ -350,23 +370,26 @@ class SocketModeClient(BaseClient[SocketModeCore]):
 
     def _make_listener(self, conn_id: int) -> RtmListener:
         core = self._core
-        return RtmListener(conn_id, core.receive_many, core.receive_messages,
-                           self._receive_reply, self._batch_done, self._on_socket_connected,
-                           self._on_socket_closed, self._now, on_pong=self._on_pong)
+        return _Listener(conn_id, core.receive_many, core.receive_many, self._receive_reply,
+                         self._batch_done, self._on_socket_connected, self._on_socket_closed,
+                         self._now, on_pong=self._on_pong)
 
     def _on_pong(self, conn_id: int) -> None:
         self._core.pong_received(conn_id, self._now())
 
     def _after_yield(self) -> Callable[[Event], None] | None:
-        return self._ack_consumed
+        waiting = self._core.waiting  # live: empty unless some ack waits
 
-    def _ack_consumed(self, event: Event) -> None:
-        """An iteration consumed ``event``: ack its envelope if that still waits (no handler
-        acked it)."""
-        envelope = event.envelope
-        if envelope is not None and self._core.awaits_ack(envelope.envelope_id):
-            self._core.ack(envelope.envelope_id, self._now())
-            self._process(False)
+        def ack_consumed(event: Event) -> None:
+            """An iteration consumed ``event``: ack its envelope if that still waits (no
+            handler acked it)."""
+            if waiting:
+                envelope = event.envelope
+                if envelope is not None and envelope.envelope_id in waiting:
+                    self._core.ack(envelope.envelope_id, self._now())
+                    self._process(False)
+
+        return ack_consumed
 
     def _handle(self, event: Event) -> Awaitable[None] | None:
         """Run the handlers for ``event``; then ack its envelope if the ack waited for them."""

@@ -7,7 +7,8 @@ takes the actions it produced (:meth:`SessionCore.take_actions`) and carries the
   report with ``connect_succeeded`` / ``connect_failed``.
 - :class:`OpenSocket` — open a WebSocket to ``url``; report ``socket_opened`` /
   ``socket_failed``, frames with ``receive``, the end with ``socket_closed``.
-- :class:`SendFrame` — write ``data`` as one text frame on socket ``conn_id``.
+- :class:`SendFrame` — write ``data`` as one text frame on socket ``conn_id``;
+  :class:`SendFrames` several, in order.
 - :class:`CloseSocket` — send a close frame (or abort) and close socket ``conn_id``.
 - :class:`SendPing` — send a WebSocket ping on socket ``conn_id`` (Socket Mode's keepalive);
   report the pong with ``pong_received``.
@@ -33,6 +34,7 @@ __all__ = [
     "Send",
     "SendDone",
     "SendFrame",
+    "SendFrames",
     "SendPing",
     "Stop",
 ]
@@ -138,6 +140,20 @@ class SendFrame:
         return f"SendFrame(conn_id={self.conn_id}, {len(self.data)} bytes)"
 
 
+class SendFrames:
+    """Write each of ``frames`` as one text frame on socket ``conn_id``, in order (the acks of
+    one read buffer, handed over in one action)."""
+
+    __slots__ = ("conn_id", "frames")
+
+    def __init__(self, conn_id: int, frames: list[bytes]) -> None:
+        self.conn_id = conn_id
+        self.frames = frames
+
+    def __repr__(self) -> str:
+        return f"SendFrames(conn_id={self.conn_id}, {len(self.frames)} frames)"
+
+
 class SendPing:
     """Send a WebSocket ping on socket ``conn_id`` (Socket Mode keeps its sockets alive with
     WebSocket pings, not JSON ones: PROTOCOL.md §9)."""
@@ -207,6 +223,6 @@ class Stop:
         return f"Stop(error={self.error!r})"
 
 
-Action = (CallConnect | OpenSocket | SendFrame | SendPing | CloseSocket | SendDone | CatchUpNeeded
-          | Stop)
+Action = (CallConnect | OpenSocket | SendFrame | SendFrames | SendPing | CloseSocket | SendDone
+          | CatchUpNeeded | Stop)
 """Everything the core may ask of its driver."""

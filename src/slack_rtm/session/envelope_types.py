@@ -24,7 +24,7 @@ from msgspec.structs import force_setattr
 from slack_rtm.redact import redact_url
 from slack_rtm.session.event_types import Event, decode_raw
 
-__all__ = ["ENVELOPE_EVENTS", "Envelope", "Interaction", "SlashCommand"]
+__all__ = ["ENVELOPE_EVENTS", "Envelope", "EnvelopeIds", "Interaction", "SlashCommand"]
 
 
 class _EnvelopeSlots:
@@ -34,10 +34,27 @@ class _EnvelopeSlots:
     _raw: dict[str, Any]
 
 
+class EnvelopeIds(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The ids an envelope's ``payload`` carries at its top level (for ``events_api``, the
+    Events API callback around the event). Read them through :class:`Envelope`."""
+
+    event_id: str | None = None
+    event_time: int | None = None
+    team_id: str | None = None
+    api_app_id: str | None = None
+    event: msgspec.Raw = msgspec.Raw()  # the inner event, undecoded (events_api only)
+
+
+_NO_IDS = EnvelopeIds()
+
+
 class Envelope(
     _EnvelopeSlots, msgspec.Struct, frozen=True, kw_only=True, gc=False, repr_omit_defaults=True
 ):
     """The Socket Mode envelope an event came in.
+
+    Decoded in the same pass as the frame (the hot path): ``ids`` holds the payload's ids;
+    read them through the properties.
 
     Attributes:
         envelope_id: what the ack names; unique per delivery (a redelivery has its own).
@@ -46,22 +63,37 @@ class Envelope(
             handler's return value.
         retry_attempt: 0 for the first delivery, 1..3 for Slack's redeliveries.
         retry_reason: why it was redelivered (``"timeout"``, ...), ``""`` the first time.
-        event_id: the Events API ``event_id`` (``"Ev..."``), the same on every redelivery;
-            None for commands and interactions.
-        event_time: the Events API ``event_time`` (Unix seconds), if any.
-        team_id: the workspace, if the payload names it.
-        api_app_id: the app, if the payload names it.
+        ids: the payload's ids (see :attr:`event_id`, :attr:`event_time`, :attr:`team_id`,
+            :attr:`api_app_id`).
     """
 
-    envelope_id: str
-    type: str
+    envelope_id: str = ""
+    type: str = ""
     accepts_response_payload: bool = False
     retry_attempt: int = 0
     retry_reason: str = ""
-    event_id: str | None = None
-    event_time: int | None = None
-    team_id: str | None = None
-    api_app_id: str | None = None
+    ids: EnvelopeIds = msgspec.field(default=_NO_IDS, name="payload")
+
+    @property
+    def event_id(self) -> str | None:
+        """The Events API ``event_id`` (``"Ev..."``), the same on every redelivery; None for
+        commands and interactions."""
+        return self.ids.event_id
+
+    @property
+    def event_time(self) -> int | None:
+        """The Events API ``event_time`` (Unix seconds), if any."""
+        return self.ids.event_time
+
+    @property
+    def team_id(self) -> str | None:
+        """The workspace, if the payload names it at its top level."""
+        return self.ids.team_id
+
+    @property
+    def api_app_id(self) -> str | None:
+        """The app, if the payload names it."""
+        return self.ids.api_app_id
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -73,11 +105,20 @@ class Envelope(
         try:
             frame = self._frame
         except AttributeError:
-            raw: dict[str, Any] = msgspec.to_builtins(self)
+            raw: dict[str, Any] = {
+                "envelope_id": self.envelope_id, "type": self.type,
+                "accepts_response_payload": self.accepts_response_payload,
+                "retry_attempt": self.retry_attempt, "retry_reason": self.retry_reason,
+            }
         else:
             raw = decode_raw(frame)
         force_setattr(self, "_raw", raw)
         return raw
+
+    def __repr__(self) -> str:
+        return (f"Envelope(envelope_id={self.envelope_id!r}, type={self.type!r}, "
+                f"event_id={self.event_id!r}, retry_attempt={self.retry_attempt}, "
+                f"accepts_response_payload={self.accepts_response_payload})")
 
 
 class SlashCommand(Event, frozen=True, kw_only=True):
