@@ -168,8 +168,12 @@ def socket_mode_client_class() -> Any:
 
 async def ours(api_url: str, app_token: str, bot_token: str, on_hello: OnHello,
                count: Count) -> None:
-    """Our Socket Mode client through its public API: ``async with``, then ``async for``."""
-    client = socket_mode_client_class()(app_token, bot_token=bot_token, base_url=api_url)
+    """Our Socket Mode client through its public API: ``async with``, then ``async for``.
+
+    One socket, like the other rows (the runner fires at the only one open); acks at once
+    (the default), sent by the client as each read buffer's envelopes are queued."""
+    client = socket_mode_client_class()(app_token, bot_token=bot_token, base_url=api_url,
+                                        connections=1)
     async with client:
         on_hello()
         async for event in client:
