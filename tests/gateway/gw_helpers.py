@@ -92,7 +92,8 @@ def registration(
 
 def gateway_config(url: str, emu: Emulator, **kwargs: Any) -> GatewayConfig:
     kwargs.setdefault("health_timeout", 5.0)
-    return GatewayConfig(nats_url=url, key=KEY, api_url=emu.api_url, **kwargs)
+    kwargs.setdefault("api_url", emu.api_url)
+    return GatewayConfig(nats_url=url, key=KEY, **kwargs)
 
 
 def make_bridge(
