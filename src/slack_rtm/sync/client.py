@@ -89,6 +89,12 @@ class RtmClient:
         return self._client.error
 
     @property
+    def last_received(self) -> float:
+        """When the session last read a frame (any: events, replies, pongs), on its event loop's
+        clock (``time.monotonic()``); 0.0 before the first."""
+        return self._client.last_received
+
+    @property
     def threads(self) -> tuple[threading.Thread, ...]:
         """The threads this client runs right now (for tests and diagnostics)."""
         found = [t for t in (self._loop_thread.thread,) if t is not None]
