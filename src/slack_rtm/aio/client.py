@@ -189,6 +189,13 @@ class RtmClient(BaseClient[SessionCore]):
             raise StateError("not connected yet: rtm.team is known after connect()")
         return self._team
 
+    @property
+    def last_received(self) -> float:
+        """When the session last read a frame (any: events, replies, pongs), on the event
+        loop's clock (``loop.time()``, ``time.monotonic()`` on the default loop); 0.0 before
+        the first. A live link is never silent longer than the keepalive lets it be."""
+        return self._core.last_received
+
     # ------------------------------------------------------------------ sends
 
     async def send_message(self, channel: str, text: str, *, thread_ts: str | None = None,

@@ -39,6 +39,12 @@ class RtmClient(BaseSyncClient[AsyncRtmClient]):
 
     # ------------------------------------------------------------------ sends
 
+    @property
+    def last_received(self) -> float:
+        """When the session last read a frame (any: events, replies, pongs), on its event loop's
+        clock (``time.monotonic()``); 0.0 before the first."""
+        return self._client.last_received
+
     def send_message(
         self,
         channel: str,
