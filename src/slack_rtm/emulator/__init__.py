@@ -36,7 +36,9 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
 - Records and waits: ``received`` (frames clients sent), ``clear_received()``,
   ``connect_log`` / ``connect_calls`` (answered ``rtm.connect`` calls), ``issued_urls`` (the
   WebSocket URLs handed out: credentials, for leak checks), ``state()``,
-  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``.
+  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``;
+  ``live_sockets_by_token()`` and ``token_overlaps`` (every stretch during which two sockets
+  of one token were live at once: a gateway's hand-over, or a bug).
 
 :class:`EmulatorThread` runs it on a background thread with the same controls as blocking
 calls, and their awaitable twins on ``.aio``; the HTTP control API (:mod:`.control`, under
@@ -87,7 +89,12 @@ from slack_rtm.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from slack_rtm.emulator.browser import Upgrade
-    from slack_rtm.emulator.records import BrowserSession, ConnectCall, ReceivedFrame
+    from slack_rtm.emulator.records import (
+        BrowserSession,
+        ConnectCall,
+        ReceivedFrame,
+        TokenOverlap,
+    )
     from slack_rtm.emulator.server import Emulator
     from slack_rtm.emulator.thread import AsyncControls, EmulatorThread
     from slack_rtm.emulator.websocket import ERRORS
@@ -103,6 +110,7 @@ __all__ = [
     "EmulatorThread",
     "ReceivedFrame",
     "Team",
+    "TokenOverlap",
     "Upgrade",
     "User",
     "Workspace",
@@ -116,6 +124,7 @@ _HOMES = {
     "Upgrade": ".browser",
     "ConnectCall": ".records",
     "ReceivedFrame": ".records",
+    "TokenOverlap": ".records",
     "Emulator": ".server",
     "AsyncControls": ".thread",
     "EmulatorThread": ".thread",

@@ -15,7 +15,7 @@ tests alike:
 - read: ``api_url``, ``base_url``, ``control_url``, ``port``, ``bot_token``, ``bot_user_id``,
   ``user_tokens``, ``team_id``, ``general_channel_id``, ``workspace``, ``received``,
   ``connection_count``, ``connect_calls``, ``connect_log``, ``issued_urls``, ``upgrades``,
-  ``resumes``, ``state()``;
+  ``resumes``, ``token_overlaps``, ``live_sockets_by_token()``, ``state()``;
 - act: ``post_message``, ``inject_event``, ``set_presence``, ``send_goodbye``,
   ``start_migration``, ``drop_connections``, ``set_pong``, ``fail_next_connects``,
   ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,
