@@ -238,6 +238,13 @@ class RtmClient(Driver):
         return self._team
 
     @property
+    def last_received(self) -> float:
+        """When the session last read a frame (any: events, replies, pongs), on the event
+        loop's clock (``loop.time()``, ``time.monotonic()`` on the default loop); 0.0 before
+        the first. A live link is never silent longer than the keepalive lets it be."""
+        return self._core.last_received
+
+    @property
     def error(self) -> BaseException | None:
         """The error that stopped the session (a fatal ``rtm.connect`` code, ...), if any."""
         return self._core.error

@@ -8,6 +8,34 @@ the way a user would, and the client never imports it. Needs the ``gateway`` ext
   the one home of what other programs code against; ``docs/gateway.md`` mirrors it.
 - :mod:`.config` — :class:`~slack_rtm.gateway.config.GatewayConfig`, one process's settings.
 - :mod:`.natsd` — run a local ``nats-server`` (tests, benchmarks, demos).
+- :mod:`.publisher` — :class:`~slack_rtm.gateway.publisher.EventPublisher`: events into
+  JetStream, pipelined, every acknowledgement checked.
+- :mod:`.bridge` — :class:`~slack_rtm.gateway.bridge.SessionBridge`: one held session, its
+  events to the publisher, its sends served by NATS request-reply.
+- :mod:`.client` — :class:`~slack_rtm.gateway.client.GatewayClient`: the consumer API (events
+  from the stream, sends through the gateway).
 """
 
 from __future__ import annotations
+
+from slack_rtm.lazy import lazy_exports
+
+__all__ = [
+    "EventPublisher",
+    "GatewayClient",
+    "GatewayEvent",
+    "NoHolderError",
+    "SessionBridge",
+    "SessionStartError",
+]
+
+_HOMES = {
+    "EventPublisher": ".publisher",
+    "GatewayClient": ".client",
+    "GatewayEvent": ".client",
+    "NoHolderError": ".client",
+    "SessionBridge": ".bridge",
+    "SessionStartError": ".bridge",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

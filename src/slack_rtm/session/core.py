@@ -248,6 +248,11 @@ class SessionCore:
         """Sends not resolved yet (queued or waiting for a reply)."""
         return self._sends.count
 
+    @property
+    def last_received(self) -> float:
+        """The ``now`` of the last frame received on any socket (0.0 before the first)."""
+        return self._last_rx
+
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called (None: nothing is scheduled).
 
