@@ -61,6 +61,7 @@ from slack_rtm.session.events import (
     Message,
     Reconnecting,
 )
+from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.state import State
 
 __all__ = ["SessionBridge", "SessionStartError", "refusal_reply"]
@@ -108,6 +109,9 @@ class SessionBridge:
         metrics: the process's metrics (:class:`~slack_rtm.gateway.metrics.GatewayMetrics`),
             if any: ``events_in``, ``reconnects``, ``catch_ups`` and ``send_round_trip`` are
             updated.
+        session_config: every session setting at once (keepalive, backoff, send rate: a
+            :class:`~slack_rtm.session.config.SessionConfig`), for tuning and tests; when given,
+            ``config.ping_interval`` and ``config.ping_timeout`` are not used.
 
     Attributes:
         events_in: events received (published or not).
@@ -125,7 +129,8 @@ class SessionBridge:
 
     def __init__(self, registration: Registration, token: str, cookie: str | None, *,
                  nc: NatsClient, publisher: EventPublisher, cursors: CursorStore,
-                 config: GatewayConfig, metrics: Any = None) -> None:
+                 config: GatewayConfig, metrics: Any = None,
+                 session_config: SessionConfig | None = None) -> None:
         if not isinstance(registration, Registration):
             raise TypeError(f"registration must be a Registration, got "
                             f"{type(registration).__name__}")
@@ -149,10 +154,12 @@ class SessionBridge:
         self._publisher = publisher
         self._config = config
         self._metrics = metrics
+        keepalive: dict[str, Any] = (
+            {"config": session_config} if session_config is not None else
+            {"ping_interval": config.ping_interval, "ping_timeout": config.ping_timeout})
         self._client = RtmClient(
             token, base_url=config.api_url, cookie=cookie, catch_up=True, state=cursors,
-            ping_interval=config.ping_interval, ping_timeout=config.ping_timeout,
-            allow_insecure=config.allow_insecure,
+            allow_insecure=config.allow_insecure, **keepalive,
         )
         self._pump: asyncio.Task[None] | None = None
         self._sub: Subscription | None = None

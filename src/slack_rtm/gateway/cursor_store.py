@@ -176,6 +176,5 @@ class KvCursorStore:
         detail = str(exc) or type(exc).__name__
         _log.debug("cursor store %s %s of %r failed: %s", self._name, what, scope, detail)
         return CursorStoreError(
-            f"cursor store (NATS KV {self._name}): {what} of scope {scope[:80]!r} failed: "
-            f"{detail}"
+            f"cursor store (NATS KV {self._name}): {what} of scope {scope[:80]!r} failed: {detail}"
         )

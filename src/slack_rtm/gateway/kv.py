@@ -42,6 +42,7 @@ __all__ = [
     "Buckets",
     "NatsUnavailableError",
     "connect",
+    "nats_url_secrets",
     "open_bucket",
     "open_buckets",
     "public_nats_url",
@@ -67,8 +68,9 @@ def _servers(nats_url: str) -> list[str]:
     return [part.strip() for part in nats_url.split(",") if part.strip()]
 
 
-def _url_secrets(nats_url: str) -> list[str]:
-    """The user names, passwords and tokens embedded in the servers of ``nats_url``."""
+def nats_url_secrets(nats_url: str) -> list[str]:
+    """The user names, passwords and tokens embedded in the servers of ``nats_url`` (longest
+    first), to keep out of messages: pass them to :func:`slack_rtm.redact.redact_text`."""
     found: list[str] = []
     for server in _servers(nats_url):
         try:
@@ -102,7 +104,7 @@ def public_nats_url(nats_url: str) -> str:
 
 
 def _clean(text: str, nats_url: str) -> str:
-    return redact_text(text, *_url_secrets(nats_url))
+    return redact_text(text, *nats_url_secrets(nats_url))
 
 
 async def connect(
@@ -138,8 +140,10 @@ async def connect(
         raise ValueError("nats_url must name at least one server, e.g. nats://127.0.0.1:4222")
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError("name must be a non-empty str or None")
-    for label, value in (("connect_timeout", connect_timeout),
-                         ("reconnect_time_wait", reconnect_time_wait)):
+    for label, value in (
+        ("connect_timeout", connect_timeout),
+        ("reconnect_time_wait", reconnect_time_wait),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{label} must be a number, got {type(value).__name__}")
         if not 0 < value < float("inf"):
@@ -171,11 +175,13 @@ async def connect(
     settings.update(options)
     try:
         # Keep trying until the deadline (the first attempt may race a server starting up).
-        client = await asyncio.wait_for(nats.connect(_servers(nats_url), **settings),
-                                        connect_timeout)
+        client = await asyncio.wait_for(
+            nats.connect(_servers(nats_url), **settings), connect_timeout
+        )
     except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
-        reason = ("no answer" if isinstance(exc, asyncio.TimeoutError)
-                  else _clean(str(exc), nats_url))
+        reason = (
+            "no answer" if isinstance(exc, asyncio.TimeoutError) else _clean(str(exc), nats_url)
+        )
         raise NatsUnavailableError(
             f"cannot connect to NATS at {shown} within {connect_timeout:g} s: {reason}"
         ) from None

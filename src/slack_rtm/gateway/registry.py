@@ -37,7 +37,7 @@ from nats.js.kv import KeyValue
 from slack_rtm.api import AsyncClient, AsyncWebApi
 from slack_rtm.api.params import check_token
 from slack_rtm.cookies import SessionCookie
-from slack_rtm.errors import RateLimitedError, SlackApiError, SlackRtmError
+from slack_rtm.errors import RateLimitedError, SlackApiError, SlackRtmError, StateError
 from slack_rtm.gateway.contract import ContractError, Kind, Registration, check_id
 from slack_rtm.gateway.kv import NatsUnavailableError
 from slack_rtm.gateway.secrets import GatewayKey
@@ -133,19 +133,26 @@ class Registry:
     Args:
         bucket: the registrations KV bucket (:attr:`slack_rtm.gateway.kv.Buckets.registrations`).
         key: the gateway key; :meth:`register` seals with it, :meth:`secrets` opens with it.
-            :meth:`list`, :meth:`get` and :meth:`remove` never use it.
+            :meth:`list`, :meth:`get` and :meth:`remove` never use it: None lets an operator
+            without the key list and remove registrations (``register`` and ``secrets`` then
+            raise StateError).
 
     Raises:
         TypeError: an argument is of the wrong type.
     """
 
-    def __init__(self, bucket: KeyValue, key: GatewayKey) -> None:
+    def __init__(self, bucket: KeyValue, key: GatewayKey | None) -> None:
         if not isinstance(bucket, KeyValue):
             raise TypeError(f"bucket must be a nats.js.kv.KeyValue, got {type(bucket).__name__}")
-        if not isinstance(key, GatewayKey):
-            raise TypeError(f"key must be a GatewayKey, got {type(key).__name__}")
+        if key is not None and not isinstance(key, GatewayKey):
+            raise TypeError(f"key must be a GatewayKey or None, got {type(key).__name__}")
         self._kv = bucket
-        self._key = key
+        self._gateway_key = key
+
+    def _key(self, what: str) -> GatewayKey:
+        if self._gateway_key is None:
+            raise StateError(f"cannot {what}: this Registry was made without the gateway key")
+        return self._gateway_key
 
     def __repr__(self) -> str:
         return f"<Registry {getattr(self._kv, '_name', 'KV')}>"
@@ -181,6 +188,7 @@ class Registry:
             slack_rtm.errors.SlackRtmError: the call failed otherwise (network, rate limit,
                 HTTP error).
             NatsUnavailableError: NATS failed while storing.
+            StateError: this Registry has no key.
         """
         if not isinstance(token, str):
             raise TypeError(f"token must be a str, got {type(token).__name__}")
@@ -204,9 +212,11 @@ class Registry:
             SessionCookie.parse(cookie, name="cookie")  # refuse a malformed one before any I/O
         if not isinstance(api_url, str) or not api_url:
             raise ValueError("api_url must be a non-empty str")
+        key = self._key("register")
 
-        async with AsyncClient(base_url=api_url, cookie=cookie, user_agent=user_agent,
-                               timeout=timeout) as client:
+        async with AsyncClient(
+            base_url=api_url, cookie=cookie, user_agent=user_agent, timeout=timeout
+        ) as client:
             try:
                 response = await AsyncWebApi(client).api_call("auth.test", token)
             except RateLimitedError:
@@ -223,21 +233,29 @@ class Registry:
             raise RegistrationError(f"Slack's auth.test answer is not usable: {exc}") from None
         kind = login_kind(token, data.get("bot_id"))
         reg_id = registration_id(team_id, user_id)
-        sealed_token = self._key.seal(token, f"{reg_id}:token")
-        sealed_cookie = None if cookie is None else self._key.seal(cookie, f"{reg_id}:cookie")
+        sealed_token = key.seal(token, f"{reg_id}:token")
+        sealed_cookie = None if cookie is None else key.seal(cookie, f"{reg_id}:cookie")
         reg = await self._store(reg_id, team_id, user_id, kind, sealed_token, sealed_cookie)
         _log.info("registered %s (%s %s, %s)", reg.id, team_id, user_id, kind)
         return reg
 
-    async def _store(self, reg_id: str, team_id: str, user_id: str, kind: Kind,
-                     token: str, cookie: str | None) -> Registration:
+    async def _store(
+        self, reg_id: str, team_id: str, user_id: str, kind: Kind, token: str, cookie: str | None
+    ) -> Registration:
         """Create or replace the record by compare-and-set, keeping ``created``."""
         try:
             for _ in range(_MAX_ATTEMPTS):
                 old, revision = await self._read(reg_id)
                 created = old.created if old is not None else time.time()
-                reg = Registration(id=reg_id, team_id=team_id, user_id=user_id, kind=kind,
-                                   token=token, cookie=cookie, created=created)
+                reg = Registration(
+                    id=reg_id,
+                    team_id=team_id,
+                    user_id=user_id,
+                    kind=kind,
+                    token=token,
+                    cookie=cookie,
+                    created=created,
+                )
                 try:
                     if revision is None:
                         await self._kv.create(reg_id, encode_registration(reg))
@@ -321,8 +339,9 @@ class Registry:
                     try:
                         regs.append(decode_registration(entry.value))
                     except ContractError:
-                        _log.warning("registration %s in KV is not readable; skipped",
-                                     entry.key[:40])
+                        _log.warning(
+                            "registration %s in KV is not readable; skipped", entry.key[:40]
+                        )
             finally:
                 await watcher.stop()  # type: ignore[no-untyped-call]
         except (asyncio.TimeoutError, nats.errors.Error) as exc:
@@ -337,11 +356,13 @@ class Registry:
             TypeError: ``reg`` is not a Registration.
             GatewayKeyError: they were sealed with another key, or for another registration, or
                 tampered with.
+            StateError: this Registry has no key.
         """
         if not isinstance(reg, Registration):
             raise TypeError(f"reg must be a Registration, got {type(reg).__name__}")
-        token = self._key.open(reg.token, f"{reg.id}:token")
-        cookie = None if reg.cookie is None else self._key.open(reg.cookie, f"{reg.id}:cookie")
+        key = self._key("open secrets")
+        token = key.open(reg.token, f"{reg.id}:token")
+        cookie = None if reg.cookie is None else key.open(reg.cookie, f"{reg.id}:cookie")
         return token, cookie
 
 
