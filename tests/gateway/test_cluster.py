@@ -5,12 +5,14 @@ fences itself. The emulator counts live sockets per token (``token_overlaps``)."
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from cluster_helpers import (
     FAST_LEASE,
@@ -126,6 +128,16 @@ class World:
         duplicated = {k: n for k, n in got.items() if n > 1}
         assert not duplicated, duplicated
         return msgs
+
+    async def metrics_port(self, child: Child) -> int:
+        """The /metrics port a child logged."""
+
+        def find() -> int:
+            match = re.search(r"/healthz on [0-9.]+:(\d+)", child.log())
+            return int(match.group(1)) if match else 0
+
+        port: int = await until(find, 20, f"{child.name}'s metrics port")
+        return port
 
     def logs(self) -> str:
         return "\n".join(f"--- {c.name}\n{c.log()[-4000:]}" for c in self.children)
@@ -308,7 +320,7 @@ async def test_kill_9_survivors_take_over_and_catch_up(world: World) -> None:
 async def test_a_process_cut_off_from_nats_fences_itself(world: World) -> None:
     proxy = await Proxy(world.nats.port).start()
     try:
-        a = world.start("gw-a", nats_url=proxy.url)
+        a = world.start("gw-a", nats_url=proxy.url, metrics_port=0)
         await until(lambda: world.all_held_by({"gw-a"}), 20, "gw-a holding everything")
         second = world.split_names("gw-a")
         b = world.start(second)
@@ -337,6 +349,11 @@ async def test_a_process_cut_off_from_nats_fences_itself(world: World) -> None:
         await until(world.one_socket_each, 5, "one socket per token")
         assert len(world.emu.token_overlaps) == overlaps_before
         assert "FENCED" in a.log()
+        port = await world.metrics_port(a)
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://127.0.0.1:{port}/healthz")
+        assert answer.status_code == 503
+        assert "fenced" in answer.text
         # NATS back: the fenced process takes its lease again and its share back.
         proxy.restore()
 
@@ -351,3 +368,43 @@ async def test_a_process_cut_off_from_nats_fences_itself(world: World) -> None:
         assert [await a.wait(15), await b.wait(15)] == [0, 0], world.logs()
     finally:
         await proxy.close()
+
+
+async def test_healthz_fails_for_a_session_reconnecting_too_long(world: World) -> None:
+    a = world.start("gw-a", metrics_port=0, health_timeout=1.0)
+    await until(lambda: world.all_held_by({"gw-a"}), 20, "gw-a holding everything")
+    port = await world.metrics_port(a)
+    alice = world.emu.workspace.people[0].id
+    alice_reg = next(r.id for r in world.regs if r.user_id == alice)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        assert (await http.get("/healthz")).status_code == 200
+
+        async def metrics_text() -> str:
+            text = (await http.get("/metrics")).text
+            return text if 'slack_rtm_gateway_sessions{state="held"} 4.0' in text else ""
+
+        metrics = await until(metrics_text, 5, "4 sessions held in /metrics")
+        assert 'slack_rtm_gateway_sessions{state="connected"} 4.0' in metrics
+        assert "slack_rtm_gateway_lease_renewals_total" in metrics
+        assert world.emu.bot_token not in metrics
+        # Alice's socket dropped and her reconnects refused: unhealthy past health_timeout.
+        await world.emu.drop_and_hold(alice, 4.0)
+
+        async def unhealthy() -> httpx.Response | None:
+            answer = await http.get("/healthz")
+            return answer if answer.status_code == 503 else None
+
+        answer = await until(unhealthy, 10, "/healthz 503")
+        assert alice_reg in answer.text
+        for token in [world.emu.bot_token, *world.emu.user_tokens.values()]:
+            assert token not in answer.text
+
+        async def healthy() -> bool:
+            return (await http.get("/healthz")).status_code == 200
+
+        await until(healthy, 15, "/healthz 200 again")
+    a.terminate()
+    assert await a.wait(15) == 0, world.logs()
+    log = a.log()
+    for token in [world.emu.bot_token, *world.emu.user_tokens.values()]:
+        assert token not in log
