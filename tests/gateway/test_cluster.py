@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import msgspec
+import nats.js.errors
 import pytest
 from cluster_helpers import (
     FAST_LEASE,
@@ -26,7 +29,7 @@ from cluster_helpers import (
 from nats.aio.client import Client as NatsClient
 
 from slack_rtm.emulator import Emulator
-from slack_rtm.gateway.contract import Registration
+from slack_rtm.gateway.contract import ASSIGNMENTS_BUCKET, Assignment, Registration
 from slack_rtm.gateway.kv import open_buckets
 from slack_rtm.gateway.natsd import NatsServer
 from slack_rtm.gateway.placement import place
@@ -408,3 +411,62 @@ async def test_healthz_fails_for_a_session_reconnecting_too_long(world: World) -
     log = a.log()
     for token in [world.emu.bot_token, *world.emu.user_tokens.values()]:
         assert token not in log
+
+
+async def _failed_marker(world: World, reg_id: str) -> Assignment | None:
+    kv = await world.nc.jetstream().key_value(ASSIGNMENTS_BUCKET)
+    try:
+        entry = await kv.get(reg_id)
+    except nats.js.errors.KeyNotFoundError:
+        return None
+    record = msgspec.json.decode(entry.value or b"", type=Assignment)
+    return record if record.failed and not record.holder else None
+
+
+async def test_a_revoked_token_is_released_once_and_retried_when_registered_again(
+    world: World,
+) -> None:
+    alice = world.emu.workspace.people[0].id
+    alice_token = world.emu.user_tokens[alice]
+    alice_reg = next(r.id for r in world.regs if r.user_id == alice)
+    others = world.reg_ids - {alice_reg}
+    world.emu.set_token_error(alice_token, "token_revoked")
+    a = world.start("gw-a")
+
+    async def others_held() -> bool:
+        return set(await world.held()) == others
+
+    await until(others_held, 20, "the others held")
+    marker = await until(lambda: _failed_marker(world, alice_reg), 10, "the failed marker")
+    assert marker.failed > 0
+    await asyncio.sleep(1.0)  # several reconcile ticks: not tried again
+    assert a.log().count(f"session {alice_reg} failed for good") == 1, a.log()
+    assert alice_token not in a.log()
+    # Registered again (the registration changes): tried again, and held.
+    world.emu.set_token_error(alice_token, None)
+    buckets = await open_buckets(world.nc.jetstream())
+    await Registry(buckets.registrations, GatewayKey(world.key)).register(
+        alice_token, None, api_url=world.emu.api_url
+    )
+    await until(lambda: world.all_held_by({"gw-a"}), 10, "alice held after re-registering")
+    # Revoked while held: the session ends by itself, is released with the marker, once.
+    world.emu.set_token_error(alice_token, "token_revoked")
+    await world.emu.drop_connections(abrupt=True, user_id=alice)
+    await until(lambda: _failed_marker(world, alice_reg), 15, "the failed marker again")
+    await asyncio.sleep(1.0)
+    assert a.log().count(f"session {alice_reg} failed for good") == 2, a.log()
+    assert set(await world.held()) == others
+    a.terminate()
+    assert await a.wait(15) == 0, world.logs()
+
+
+async def test_no_nats_at_start_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = Child("gw-x", f"nats://127.0.0.1:{port}", bytes(32), "http://127.0.0.1:1/api", tmp_path)
+    try:
+        assert await child.wait(20) == 1
+        assert "cannot start" in child.log()
+    finally:
+        child.close()

@@ -456,6 +456,8 @@ class Gateway:
                 reason = f"ended by itself: {error}" if error is not None else "ended by itself"
                 self._close(reg_id, reason)
                 reg_rev = self._regs[reg_id][1]
+                # Not again at this revision, from now on (the marker is written meanwhile).
+                self._retries[reg_id] = _Retry(math.inf, _RETRY_MAX, reg_rev)
                 self._spawn(self._mark_failed(reg_id, reg_rev, reason, session.revision))
 
     def _gauge(self) -> None:
