@@ -16,7 +16,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.kv import KeyValue
 
 from slack_rtm.emulator import Emulator
-from slack_rtm.errors import SlackRtmError
+from slack_rtm.errors import SlackRtmError, StateError
 from slack_rtm.gateway.contract import ContractError, Registration
 from slack_rtm.gateway.kv import NatsUnavailableError, open_buckets
 from slack_rtm.gateway.natsd import NatsServer
@@ -134,7 +134,7 @@ def test_record_round_trip() -> None:
 def test_constructor_types(bucket: KeyValue, key: GatewayKey) -> None:
     with pytest.raises(TypeError, match="bucket must be"):
         Registry({}, key)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="key must be a GatewayKey"):
+    with pytest.raises(TypeError, match="key must be a GatewayKey or None"):
         Registry(bucket, b"x" * 32)  # type: ignore[arg-type]
     assert "slack_rtm_registrations" in repr(Registry(bucket, key))
 
@@ -344,3 +344,18 @@ async def test_nats_down(nats_server: NatsServer, key: GatewayKey) -> None:
             await registry.get(registration_id("T1", "U1"))
     finally:
         await client.close()
+
+
+async def test_without_the_key_list_get_remove_work(
+    emu: Emulator, registry: Registry, bucket: KeyValue
+) -> None:
+    bot = await registry.register(emu.bot_token, None, api_url=emu.api_url)
+    keyless = Registry(bucket, None)
+    assert await keyless.list() == [bot]
+    assert await keyless.get(bot.id) == bot
+    with pytest.raises(StateError, match="without the gateway key"):
+        keyless.secrets(bot)
+    with pytest.raises(StateError, match="cannot register"):
+        await keyless.register(emu.bot_token, None, api_url=emu.api_url)
+    assert await keyless.remove(bot.id) is True
+    assert await registry.list() == []

@@ -5,7 +5,8 @@
 - ``slack-rtm gateway keygen`` prints a new key.
 - ``slack-rtm gateway add --nats URL`` registers the token in ``$SLACK_TOKEN`` (else one line
   read from stdin) with the browser-session cookie in ``$SLACK_COOKIE`` if set, and prints the
-  registration id. It needs the key (it seals the token and cookie).
+  registration id (``auth.test`` is sent with ``$SLACK_USER_AGENT`` when set). It needs the
+  key (it seals the token and cookie).
 - ``slack-rtm gateway remove --nats URL ID`` and ``slack-rtm gateway list --nats URL`` do not
   need the key: an operator can see and remove logins without being able to read them.
 
@@ -289,6 +290,7 @@ def _add(args: argparse.Namespace) -> int:
         return _usage("no token: set SLACK_TOKEN or give it on stdin (one line)")
     cookie = os.environ.get("SLACK_COOKIE", "").strip() or None
     api_url = (args.api_url or "").strip() or default_api_url()
+    user_agent = os.environ.get("SLACK_USER_AGENT", "").strip() or None
     _setup_logging(args.log_level)
 
     async def add(nc: NatsClient) -> str:
@@ -296,7 +298,7 @@ def _add(args: argparse.Namespace) -> int:
         from slack_rtm.gateway.kv import open_bucket
 
         registry = Registry(await open_bucket(nc.jetstream(), REGISTRATIONS_BUCKET), key)
-        reg = await registry.register(token, cookie, api_url=api_url)
+        reg = await registry.register(token, cookie, api_url=api_url, user_agent=user_agent)
         return reg.id
 
     return _with_nats(args, add, lambda reg_id: print(reg_id), secrets=(token, cookie))
