@@ -32,7 +32,7 @@ import scenarios
 from ingest import CLIENTS
 from procs import BENCH_DIR, ServerProc, pin
 
-SCENARIOS = ("ingest", "density", "reconnect", "send")
+SCENARIOS = ("ingest", "density", "reconnect", "send", "gateway_broker")
 SEND_KINDS = {
     "picows_ping": "bare picows JSON ping -> pong",
     "picows_message": "bare picows message -> ack",
@@ -132,6 +132,8 @@ async def main_async(args: argparse.Namespace) -> int:
                                               cfg["sequential"], cfg["pipelined"], 120.0)
         for kind, r in result["send"].items():
             log(f"send {kind}: {r['status']} {r.get('reason') or r.get('error') or ''}")
+    if "gateway_broker" in chosen:
+        result["gateway_broker"] = await run_gateway_broker(args.quick, log)
     if "density" in chosen:
         # Last: tearing 10,000 sockets down keeps the kernel busy for a while (a send scenario
         # run right after it saw p99s of 1-2 ms against ~0.15 ms alone).
@@ -159,12 +161,35 @@ async def main_async(args: argparse.Namespace) -> int:
           f"load average {result['machine']['load_average']} -> "
           f"{result['machine']['load_average_after']}; {result['pinning']}\n")
     print(report.render(result, labels))
+    if "gateway_broker" in result:
+        import gateway_broker
+
+        print("\n" + gateway_broker.report(result["gateway_broker"]))
     out = Path(args.json) if args.json else (
         BENCH_DIR / "results" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {out}  ({result['seconds']:.0f} s)")
     return _exit_status(result)
+
+
+async def run_gateway_broker(quick: bool, log: Any) -> dict[str, Any]:
+    """bench/gateway_broker.py in a process of its own (it runs its nats-server and emulator)."""
+    out = BENCH_DIR / "results" / f"gateway-broker-{os.getpid()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH_DIR / "gateway_broker.py"), *(["--quick"] if quick else []),
+        "--json", str(out), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await proc.communicate()
+    try:
+        result: dict[str, Any] = json.loads(out.read_text())
+        out.unlink()
+    except (OSError, ValueError):
+        tail = (stdout + stderr).decode(errors="replace")[-2000:]
+        result = {"firehose": {"status": "error", "error": f"no result: {tail}"}}
+    for name, r in result.items():
+        log(f"gateway_broker {name}: {r.get('status')} {r.get('error') or ''}")
+    return result
 
 
 def _load() -> list[float] | None:
@@ -187,6 +212,8 @@ def _statuses(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(("reconnect", r["status"], r.get("reason") or r.get("error", "")))
     for kind, r in result.get("send", {}).items():
         out.append((f"send {kind}", r["status"], r.get("reason") or r.get("error", "")))
+    for part, r in result.get("gateway_broker", {}).items():
+        out.append((f"gateway_broker {part}", r.get("status", "error"), r.get("error", "")))
     return out
 
 

@@ -98,6 +98,15 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
         _check(f"send {kind}", r, ("rtt_us_p50", "rtt_us_p99", "acked_per_s"))
     assert result["send"]["picows_ping"]["status"] == "ok"
 
+    broker = result["gateway_broker"]
+    _check("gateway_broker firehose", broker["firehose"],
+           ("ours_events_per_s", "bare_events_per_s", "ratio"))
+    assert broker["firehose"]["failed"] == 0
+    _check("gateway_broker latency", broker["latency"], ("added_ms_p50", "added_ms_p99"))
+    _check("gateway_broker send", broker["send"],
+           ("broker_rtt_us_p50", "direct_rtt_us_p50", "ratio"))
+    assert "GATEWAY BROKER" in proc.stdout
+
     for t in result["targets"]:
         assert t["verdict"] in ("PASS", "MISS", "n/a")
     if summary.get("slack_sdk_v2_raised", {}).get("status") == "ok":

@@ -220,9 +220,17 @@ async def test_user_and_browser_sessions_serve_their_own_subject(
     with pytest.raises(NoRespondersError):  # no bot registered
         await nc.request(c.send_subject(emu.team_id), b'{"channel":"C1","text":"x"}', 2)
     await emu.post_message(emu.bot_user_id, emu.general_channel_id, "to everyone")
-    stored = await wait_stream(js, lambda m: len(m) >= 2)
-    sessions = sorted((m.headers or {})[c.HEADER_SESSION] for m in stored)
-    assert sessions == ["r000000000000000a", "r000000000000000b"]  # each publishes what it sees
+    stored = await wait_stream(js, lambda m: len(m) >= 4)
+    seen = sorted(
+        ((m.headers or {})[c.HEADER_SESSION], _decode(m.data or b"{}")["text"]) for m in stored
+    )
+    # each session publishes what it sees: the other's message, and the bot's
+    assert seen == [
+        ("r000000000000000a", f"from {bob}"),
+        ("r000000000000000a", "to everyone"),
+        ("r000000000000000b", f"from {alice}"),
+        ("r000000000000000b", "to everyone"),
+    ]
     await user.stop()
     await browser.stop()
     secrets = [emu.user_tokens[alice], session.token, session.cookie]

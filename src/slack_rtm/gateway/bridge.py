@@ -53,6 +53,7 @@ from slack_rtm.gateway.contract import (
     send_subject,
 )
 from slack_rtm.gateway.publisher import EventPublisher, PublishTimeoutError
+from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.events import (
     CatchUp,
     Closed,
@@ -61,7 +62,6 @@ from slack_rtm.session.events import (
     Message,
     Reconnecting,
 )
-from slack_rtm.session.config import SessionConfig
 from slack_rtm.session.state import State
 
 __all__ = ["SessionBridge", "SessionStartError", "refusal_reply"]
@@ -287,14 +287,15 @@ class SessionBridge:
                   self._registration.kind)
 
     async def stop(self) -> None:
-        """Stop serving sends (those already taken finish, for up to 5 s), close the session
+        """Stop serving sends (those already taken finish, for up to 5 s while the session is
+        live; not live, they get an outcome-unknown reply at once), close the session
         (its cursors are saved), publish what it had received, and wait until the publisher has
         those acknowledged (for up to 5 s more; what is left is logged). Idempotent."""
         if self._stopping:
             return
         self._stopping = True
         await self._unsubscribe()
-        if self._requests:
+        if self._requests and self._client.state is State.CONNECTED:
             await asyncio.wait(list(self._requests), timeout=_SEND_DRAIN)
         await self._client.close()
         pump = self._pump
