@@ -30,8 +30,6 @@ from slack_rtm.gateway.contract import (
     Assignment,
 )
 
-CHILD = Path(__file__).with_name("gateway_child.py")
-
 # Fast lease timings so that the tests take seconds (the ratios of the defaults kept).
 FAST_LEASE = {"renew_every": 0.2, "fence_after": 0.7, "expire_after": 1.2, "handover_timeout": 1.0}
 
@@ -51,33 +49,37 @@ async def until(check: Callable[[], Any], timeout: float, what: str, step: float
 
 
 class Child:
-    """One gateway process started from ``gateway_child.py``."""
+    """One gateway process: ``slack-rtm gateway`` (the CLI), the key in its environment.
+
+    ``settings`` are run options by their GatewayConfig names (``capacity=100`` becomes
+    ``--capacity 100``)."""
 
     def __init__(
         self, name: str, nats_url: str, key: bytes, api_url: str, log_dir: Path, **settings: Any
     ) -> None:
         self.name = name
-        config = {
-            "nats_url": nats_url,
-            "key": base64.b64encode(key).decode(),
+        options = {
             "name": name,
             "api_url": api_url,
-            "lease": FAST_LEASE,
             "drain_timeout": 5.0,
             "takeover_rate": 50.0,
             "connect_rate": 20.0,
+            "log_level": "info",
+            **FAST_LEASE,
             **settings,
         }
+        argv = [sys.executable, "-m", "slack_rtm", "gateway", "--nats", nats_url]
+        for option, value in options.items():
+            if option != "handover_timeout":  # not a CLI option (its default suits)
+                argv += [f"--{option.replace('_', '-')}", str(value)]
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("SLACK_RTM_GATEWAY_KEY", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(CHILD), json.dumps(config)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "SLACK_RTM_GATEWAY_KEY": base64.b64encode(key).decode(),
+        }
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
