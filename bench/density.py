@@ -41,15 +41,19 @@ async def _open_many(opener: Callable[[], Awaitable[Any]], n: int, concurrency: 
 
 
 def ours_opener(api: str, token: str, stack: contextlib.AsyncExitStack,
-                shared_ssl: bool = False) -> Callable[[], Any]:
+                shared_ssl: bool = False, keepalive: tuple[float, float] | None = None,
+                ) -> Callable[[], Any]:
     """Each call connects one ``slack_rtm.RtmClient`` (``async with``: until ``hello``);
-    with ``shared_ssl`` every client gets the same ``ssl.SSLContext``."""
+    with ``shared_ssl`` every client gets the same ``ssl.SSLContext``; ``keepalive`` is
+    ``(ping_interval, ping_timeout)`` (None: the client's defaults)."""
     import ssl
 
     from ingest_ours import async_client_class
 
     cls = async_client_class()
-    options = {"ssl": ssl.create_default_context()} if shared_ssl else {}
+    options: dict[str, Any] = {"ssl": ssl.create_default_context()} if shared_ssl else {}
+    if keepalive is not None:
+        options["ping_interval"], options["ping_timeout"] = keepalive
 
     async def open_one() -> Any:
         rtm = cls(token, base_url=api, **options)
@@ -91,7 +95,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = min(10, max(1, args.sessions // 10))
     async with contextlib.AsyncExitStack() as stack:
         if args.kind in ("ours", "ours_shared_ssl"):
-            opener = ours_opener(args.api, args.token, stack, args.kind == "ours_shared_ssl")
+            keepalive = None if args.ping_interval is None else (args.ping_interval,
+                                                                  args.ping_timeout)
+            opener = ours_opener(args.api, args.token, stack, args.kind == "ours_shared_ssl",
+                                 keepalive)
             after_connect: Callable[[], Any] | None = None
         else:
             opener, after_connect = picows_opener(args.api, args.token)
@@ -139,6 +146,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "idle_cpu_percent": idle_cpu / idle_wall * 100,
             "idle_cpu_us_per_session_s": idle_cpu / idle_wall / max(1, len(held)) * 1e6,
             "fd_limit": args.fd_limit,
+            "ping_interval": args.ping_interval,
+            "ping_timeout": args.ping_timeout,
         }
         emit("result", **result)
         # Hold the sessions until the runner has counted them on the server (it then closes
@@ -156,6 +165,10 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--idle", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--ping-interval", type=float, default=None,
+                        help="our clients' ping_interval (default: the client's own)")
+    parser.add_argument("--ping-timeout", type=float, default=10.0,
+                        help="our clients' ping_timeout, with --ping-interval")
     parser.add_argument("--max-rss-mib", type=int, default=3072,
                         help="stop opening sessions past this RSS (protects a shared machine)")
     parser.add_argument("--max-seconds", type=float, default=120.0,

@@ -68,6 +68,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
             cfg[key] = getattr(args, key)
     if args.sessions:
         cfg["density"] = args.sessions
+    if args.idle is not None:
+        cfg["idle"] = args.idle
     return cfg
 
 
@@ -164,9 +166,12 @@ async def main_async(args: argparse.Namespace) -> int:
         # Last: tearing 10,000 sockets down keeps the kernel busy for a while (a send scenario
         # run right after it saw p99s of 1-2 ms against ~0.15 ms alone).
         result["density"] = []
-        for kind in DENSITY_KINDS:
+        keepalive = None if args.ping_interval is None else (args.ping_interval,
+                                                              args.ping_timeout)
+        for kind in args.density_kinds or DENSITY_KINDS:
             for n in cfg["density"]:
-                r = await scenarios.density(kind, n, cfg["idle"], timeout=120.0 + n / 50)
+                r = await scenarios.density(kind, n, cfg["idle"], timeout=120.0 + n / 50,
+                                            keepalive=keepalive if kind != "picows" else None)
                 r["kind"] = kind
                 r.setdefault("sessions", n)
                 r.setdefault("requested", n)
@@ -267,9 +272,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="ingest rounds (medians over them)")
     parser.add_argument("--sessions", type=int, action="append",
                         help="density session counts (repeatable)")
+    parser.add_argument("--density-kinds", type=lambda s: s.split(","),
+                        help="density kinds, comma-separated: " + ",".join(DENSITY_KINDS))
+    parser.add_argument("--idle", type=float,
+                        help="density: seconds of idle CPU measured (default 3)")
+    parser.add_argument("--ping-interval", type=float,
+                        help="density: our clients' ping_interval (default: the client's)")
+    parser.add_argument("--ping-timeout", type=float, default=10.0,
+                        help="density: our clients' ping_timeout (with --ping-interval)")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the server and the clients to separate CPUs")
     args = parser.parse_args(argv)
+    if args.density_kinds:
+        unknown = set(args.density_kinds) - set(DENSITY_KINDS)
+        if unknown:
+            parser.error(f"unknown density kinds: {', '.join(sorted(unknown))}")
     if args.clients:
         unknown = set(args.clients) - set(CLIENTS)
         if unknown:

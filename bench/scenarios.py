@@ -113,13 +113,18 @@ async def socket_mode_ingest_once(server: ServerProc, client: str, n: int,
             fire.cancel()
 
 
-async def density(kind: str, sessions: int, idle: float, timeout: float) -> dict[str, Any]:
-    """``sessions`` idle sessions of ``kind`` in one process, against a fresh server."""
+async def density(kind: str, sessions: int, idle: float, timeout: float,
+                  keepalive: tuple[float, float] | None = None) -> dict[str, Any]:
+    """``sessions`` idle sessions of ``kind`` in one process, against a fresh server;
+    ``keepalive`` is our clients' ``(ping_interval, ping_timeout)`` (None: their defaults)."""
     server = await ServerProc.start()
     try:
+        extra = [] if keepalive is None else ["--ping-interval", str(keepalive[0]),
+                                              "--ping-timeout", str(keepalive[1])]
         child = await Child.start(
             "density.py", "--kind", kind, "--sessions", str(sessions), "--api", server.api_url,
-            "--token", server.bot_token, "--idle", str(idle), name=f"density {kind} {sessions}",
+            "--token", server.bot_token, "--idle", str(idle), *extra,
+            name=f"density {kind} {sessions}",
         )
         try:
             first = await child.next_event(timeout)

@@ -30,6 +30,7 @@ from picows import WSCloseCode, WSMsgType, WSTransport
 from slack_rtm.aio.catchup import CatchUpRunner
 from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype, handler_name
 from slack_rtm.aio.transport import RtmListener, check_ws_url, open_websocket
+from slack_rtm.aio.wheel import TimerWheel, timer_wheel
 from slack_rtm.api import AsyncClient, AsyncRtmApi, RequestOptions, RetryConfig
 from slack_rtm.api.client import default_user_agent
 from slack_rtm.api.models import RtmConnectSelf, RtmConnectTeam
@@ -120,9 +121,9 @@ class Driver(Generic[C]):
         "_catchup", "_close_timeout", "_closed", "_config", "_cookie", "_core", "_dispatcher",
         "_finalize_task", "_finalized", "_handlers", "_has_handlers", "_http", "_iterators",
         "_keeping", "_kept", "_listeners", "_log", "_loop", "_max_queue", "_now", "_open_tasks",
-        "_paused", "_presence_sub", "_proxy", "_queue", "_read_buffer_size", "_self", "_ssl",
-        "_stopped", "_tasks", "_team", "_timeout", "_timer", "_timer_at", "_token", "_user_agent",
-        "_waiter", "_ws_headers",
+        "_paused", "_presence_sub", "_proxy", "_queue", "_read_buffer_size", "_self", "_slot",
+        "_ssl", "_stopped", "_tasks", "_team", "_timeout", "_timer", "_timer_at", "_token",
+        "_user_agent", "_waiter", "_wheel", "_ws_headers",
     )
 
     def __init__(
@@ -192,6 +193,10 @@ class Driver(Generic[C]):
         self._open_tasks: dict[int, asyncio.Task[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        # The loop's shared coarse timer, for far deadlines (None: precise timers only), and
+        # the slot this client waits in there.
+        self._wheel: TimerWheel | None = None
+        self._slot: int | None = None
         self._queue: deque[Event | bytes] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
@@ -228,6 +233,10 @@ class Driver(Generic[C]):
         """Run on ``loop`` from now on (called once, by connect())."""
         self._loop = loop
         self._now = _fast_clock(loop)
+        wheel = timer_wheel(loop)
+        if wheel is not None and self._config.ping_interval >= wheel.min_interval:
+            self._wheel = wheel
+            self._core.ping_lead = wheel.lead  # the wheel may run the keepalive a tick late
 
     def _future_for(self, send: Send) -> asyncio.Future[object]:
         """Write what ``send`` needs; the future settles with its outcome (a plain function, not
@@ -300,6 +309,7 @@ class Driver(Generic[C]):
                 self._catchup[0].start()
         elif kind is Stop:
             self._stopped = True
+            self._leave_wheel()
             if self._closed is not None and not self._closed.done():
                 self._closed.set_result(None)
             self._start_finalize()
@@ -418,6 +428,29 @@ class Driver(Generic[C]):
             return
         self._core.timers_dirty = False
         deadline = self._core.next_deadline()
+        wheel = self._wheel
+        if wheel is not None:
+            # Far deadlines (the keepalive, reply timeouts, long backoffs) wait in the loop's
+            # wheel, run up to one tick late; moving between its slots is two dict operations,
+            # so the slot always follows the deadline (no timer fires for nothing after a pong).
+            slot = self._slot
+            if deadline is not None and deadline - self._now() >= wheel.coarse_after:
+                armed = self._timer_at
+                if armed is not None and armed <= deadline:
+                    return  # the precise timer fires first; _on_timer then re-arms
+                if slot is not None:
+                    if wheel.slot_of(deadline) == slot:
+                        return
+                    wheel.discard(self, slot)
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                    self._timer_at = None
+                self._slot = wheel.add(self, deadline)
+                return
+            if slot is not None:
+                wheel.discard(self, slot)
+                self._slot = None
         armed = self._timer_at
         if deadline is not None and armed is not None and armed <= deadline:
             return  # the armed timer fires first; _on_timer then re-arms for what is due
@@ -434,6 +467,23 @@ class Driver(Generic[C]):
         assert self._loop is not None
         self._core.tick(self._loop.time())
         self._process()
+
+    def _on_wheel(self, slot: int) -> None:
+        """The loop's wheel ran our slot (see :mod:`slack_rtm.aio.wheel`)."""
+        if slot != self._slot:
+            return  # moved or left after the wheel took the slot out to run
+        self._slot = None
+        loop = self._loop
+        if loop is None or self._stopped:
+            return
+        self._core.tick(loop.time())
+        self._process()
+
+    def _leave_wheel(self) -> None:
+        wheel, slot = self._wheel, self._slot
+        if wheel is not None and slot is not None:
+            wheel.discard(self, slot)
+        self._slot = None
 
     def _tls_context(self) -> ssl_module.SSLContext:
         return self._ssl if self._ssl is not None else _shared_tls_context()
@@ -560,6 +610,7 @@ class Driver(Generic[C]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._leave_wheel()
         current = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not current and not t.done()]
         for task in tasks:

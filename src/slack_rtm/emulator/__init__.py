@@ -49,7 +49,9 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
 - Records and waits: ``received`` (frames clients sent), ``clear_received()``,
   ``connect_log`` / ``connect_calls`` (answered ``rtm.connect`` calls), ``issued_urls`` (the
   WebSocket URLs handed out: credentials, for leak checks), ``state()``,
-  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``.
+  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``;
+  ``live_sockets_by_token()`` and ``token_overlaps`` (every stretch during which two sockets
+  of one token were live at once: a gateway's hand-over, or a bug).
 
 :class:`EmulatorThread` runs it on a background thread with the same controls as blocking
 calls, and their awaitable twins on ``.aio``; the HTTP control API (:mod:`.control`, under
@@ -112,6 +114,7 @@ if TYPE_CHECKING:
         ReceivedFrame,
         SocketModeAck,
         SocketModeEnvelope,
+        TokenOverlap,
     )
     from slack_rtm.emulator.server import Emulator
     from slack_rtm.emulator.thread import AsyncControls, EmulatorThread
@@ -130,6 +133,7 @@ __all__ = [
     "SocketModeAck",
     "SocketModeEnvelope",
     "Team",
+    "TokenOverlap",
     "Upgrade",
     "User",
     "Workspace",
@@ -145,6 +149,7 @@ _HOMES = {
     "ReceivedFrame": ".records",
     "SocketModeAck": ".records",
     "SocketModeEnvelope": ".records",
+    "TokenOverlap": ".records",
     "Emulator": ".server",
     "AsyncControls": ".thread",
     "EmulatorThread": ".thread",

@@ -23,6 +23,13 @@ route                                          body -> answer
                                                cookie, origin, user_agent}]}``: every WebSocket
                                                upgrade (:class:`~.browser.Upgrade`)
 ``GET /_emulator/issued_urls``                 -> ``{urls}``: :attr:`Emulator.issued_urls`
+``GET /_emulator/token_overlaps?since=0``      -> ``{count, overlaps: [{token_key, user_id,
+                                               start, end, most, conn_ids}], live}``: two
+                                               sockets of one token live at once
+                                               (:attr:`Emulator.token_overlaps`); ``live`` as
+                                               below
+``POST /_emulator/live_sockets_by_token``      -> ``{live: {token_key: n}}`` (keys
+                                               ``<prefix>:<user id>``, never a token)
 ``POST /_emulator/post_message``               ``{user_id, channel_id, text, thread_ts?}`` ->
                                                ``{ts}``
 ``POST /_emulator/inject_event``               ``{event, user_id?}`` -> ``{reached}``
@@ -263,6 +270,10 @@ async def _expire_reconnect_urls(emu: EmulatorState, b: Body) -> Body:
     return {"expired": emu.expire_reconnect_urls()}
 
 
+async def _live_sockets(emu: EmulatorState, b: Body) -> Body:
+    return {"live": emu.live_sockets_by_token()}
+
+
 async def _clear(emu: EmulatorState, b: Body) -> Body:
     emu.clear_received()
     return {}
@@ -382,6 +393,7 @@ _ACTIONS: dict[str, Action] = {
     "set_token_error": _token_error,
     "set_connect_rate_limit": _connect_rate_limit,
     "clear_received": _clear,
+    "live_sockets_by_token": _live_sockets,
     "prepare_firehose": _prepare,
     "firehose": _firehose,
     "firehose_payloads": _firehose_payloads,
@@ -477,6 +489,16 @@ def add_routes(emu: EmulatorState, app: web.Application) -> None:
 
         return answer
 
+    async def token_overlaps(request: web.Request) -> web.Response:
+        try:
+            since = _since(request)
+        except ValueError as exc:
+            return _reply({"ok": False, "error": str(exc)}, 400)
+        overlaps = emu.token_overlaps
+        records = [msgspec.to_builtins(o) for o in overlaps[since:]]
+        return _reply({"ok": True, "count": len(overlaps), "overlaps": records,
+                       "live": emu.live_sockets_by_token()})
+
     async def issued_urls(request: web.Request) -> web.Response:
         return _reply({"ok": True, "urls": emu.issued_urls})
 
@@ -513,4 +535,5 @@ def add_routes(emu: EmulatorState, app: web.Application) -> None:
     app.router.add_get(
         f"{PREFIX}/socket_mode_unacked", records("socket_mode_unacked", "envelopes")
     )
+    app.router.add_get(f"{PREFIX}/token_overlaps", token_overlaps)
     app.router.add_post(PREFIX + "/{action}", action)

@@ -17,7 +17,8 @@ tests alike:
   ``connection_count``, ``connect_calls``, ``connect_log``, ``issued_urls``, ``upgrades``,
   ``resumes``, ``app_token``, ``app_id``, ``socket_mode_connections``,
   ``socket_mode_connection_ids``, ``socket_mode_envelopes``, ``socket_mode_acks``,
-  ``socket_mode_unacked``, ``state()``;
+  ``socket_mode_unacked``, ``token_overlaps``,
+  ``live_sockets_by_token()``, ``state()``;
 - act: ``post_message``, ``inject_event``, ``set_presence``, ``send_goodbye``,
   ``start_migration``, ``drop_connections``, ``set_pong``, ``fail_next_connects``,
   ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,

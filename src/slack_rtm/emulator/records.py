@@ -6,6 +6,7 @@ A bottom layer: it imports only :mod:`.workspace` from the emulator.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ __all__ = [
     "ReceivedFrame",
     "SocketModeAck",
     "SocketModeEnvelope",
+    "TokenOverlap",
 ]
 
 
@@ -149,3 +151,30 @@ class SocketModeAck(msgspec.Struct, frozen=True):
     seconds: float | None
     retry_attempt: int | None
     conn_id: int
+
+
+class TokenOverlap(msgspec.Struct, frozen=True):
+    """A stretch of time during which two or more sockets of one token were live at once.
+
+    Attributes:
+        token_key: the token as ``<prefix>:<user id>`` (``xoxb:U0BOT``, ``xoxp:U01``,
+            ``xoxc:U01`` for a browser session): never the token itself.
+        user_id: the user the token belongs to.
+        start: ``time.monotonic()`` when the second socket went live.
+        end: ``time.monotonic()`` when fewer than two were left, or ``None`` while it lasts.
+        most: the most sockets live at once during it.
+        conn_ids: the connections involved (the emulator's ids), in order of opening.
+    """
+
+    token_key: str
+    user_id: str
+    start: float
+    end: float | None = None
+    most: int = 2
+    conn_ids: tuple[int, ...] = ()
+
+    def duration(self, now: float | None = None) -> float:
+        """Its length in seconds (up to ``now``, default the current time, while it lasts)."""
+        if self.end is not None:
+            return self.end - self.start
+        return (time.monotonic() if now is None else now) - self.start

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
@@ -29,7 +30,13 @@ from slack_rtm.emulator.faults import FaultControls, ForcedAnswer
 from slack_rtm.emulator.history import HISTORY_LIMIT
 from slack_rtm.emulator.history_controls import HistoryControls
 from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
-from slack_rtm.emulator.records import BrowserSession, ConnectCall, Grant, ReceivedFrame
+from slack_rtm.emulator.records import (
+    BrowserSession,
+    ConnectCall,
+    Grant,
+    ReceivedFrame,
+    TokenOverlap,
+)
 from slack_rtm.emulator.resume import ResumeControls
 from slack_rtm.emulator.socket_mode import ACK_TIMEOUT, SocketModeControls
 from slack_rtm.emulator.validate import check_count, check_number
@@ -112,6 +119,10 @@ class EmulatorState(
         self.token_errors: dict[str, str] = {}
         self.pong_enabled = True
         self._conns: dict[int, Connection] = {}
+        self._conn_tokens: dict[int, str] = {}  # conn id -> token key (never the token)
+        self._token_conns: dict[str, list[int]] = {}  # token key -> live conn ids
+        self._overlaps: list[TokenOverlap] = []
+        self._open_overlap: dict[str, int] = {}  # token key -> index in _overlaps
         self._next_conn_id = 1
         self._tickets: dict[str, Grant | None] = {}
         self._issued_urls: deque[str] = deque(maxlen=ISSUED_URLS_KEPT)
@@ -289,14 +300,63 @@ class EmulatorState(
         )
         self._next_conn_id += 1
         self._conns[conn.id] = conn
+        self._token_opened(conn.id, grant)
         self._notify()
         return conn
 
     def close_connection(self, conn: Connection) -> None:
         """Forget a connection whose handler ended."""
         self.forget_connection(conn.id)
+        self._token_closed(conn.id)
         if self._conns.pop(conn.id, None) is not None:
             self._notify()
+
+    # -- live sockets per token (two holders of one token: TokenOverlap) ----------------------
+
+    def _token_opened(self, conn_id: int, grant: Grant) -> None:
+        token = grant.session.token if grant.session is not None else grant.user.token
+        key = f"{token[:4]}:{grant.user.id}"
+        self._conn_tokens[conn_id] = key
+        live = self._token_conns.setdefault(key, [])
+        live.append(conn_id)
+        if len(live) < 2:
+            return
+        index = self._open_overlap.get(key)
+        if index is None:
+            self._open_overlap[key] = len(self._overlaps)
+            self._overlaps.append(TokenOverlap(key, grant.user.id, time.monotonic(),
+                                               most=len(live), conn_ids=tuple(live)))
+        else:
+            old = self._overlaps[index]
+            self._overlaps[index] = msgspec.structs.replace(
+                old, most=max(old.most, len(live)), conn_ids=(*old.conn_ids, conn_id))
+
+    def _token_closed(self, conn_id: int) -> None:
+        key = self._conn_tokens.pop(conn_id, None)
+        if key is None:
+            return
+        live = self._token_conns.get(key, [])
+        if conn_id in live:
+            live.remove(conn_id)
+        if not live:
+            self._token_conns.pop(key, None)
+        index = self._open_overlap.get(key)
+        if index is not None and len(live) < 2:
+            del self._open_overlap[key]
+            self._overlaps[index] = msgspec.structs.replace(self._overlaps[index],
+                                                            end=time.monotonic())
+
+    def live_sockets_by_token(self) -> dict[str, int]:
+        """How many sockets are live per token, keyed ``<prefix>:<user id>`` (``xoxb:U0BOT``;
+        never the token itself); tokens without a live socket are left out."""
+        return {key: len(conns) for key, conns in self._token_conns.items()}
+
+    @property
+    def token_overlaps(self) -> list[TokenOverlap]:
+        """A copy of every stretch during which two or more sockets of one token were live at
+        once (:class:`~slack_rtm.emulator.records.TokenOverlap`), oldest first; the last of a
+        token has ``end=None`` while it lasts."""
+        return list(self._overlaps)
 
     def take_write(self, conn: Connection) -> bool:
         """Whether the connection may send one more message now (spends from its bucket)."""
@@ -527,6 +587,8 @@ class EmulatorState(
                 for c in self._conns.values()
             ],
             "connect_calls": self.connect_calls,
+            "live_sockets_by_token": self.live_sockets_by_token(),
+            "token_overlap_count": len(self._overlaps),
             "issued_url_count": len(self._issued_urls),
             "expire_next_urls": self._expire_next,
             "received_count": len(self.received),

@@ -20,6 +20,7 @@ from slack_rtm.emulator.records import (
     ReceivedFrame,
     SocketModeAck,
     SocketModeEnvelope,
+    TokenOverlap,
 )
 from slack_rtm.emulator.server import Emulator
 from slack_rtm.emulator.socket_mode import POST_BURST
@@ -201,6 +202,15 @@ class EmulatorThread:
     def upgrades(self) -> list[Upgrade]:
         """A copy of the WebSocket upgrades received; see :attr:`Emulator.upgrades`."""
         return self._sync(lambda: list(self.emulator.upgrades))
+
+    @property
+    def token_overlaps(self) -> list[TokenOverlap]:
+        """A copy of the overlaps of one token's sockets; see :attr:`Emulator.token_overlaps`."""
+        return self._sync(lambda: self.emulator.token_overlaps)
+
+    def live_sockets_by_token(self) -> dict[str, int]:
+        """See :meth:`Emulator.live_sockets_by_token`."""
+        return self._sync(self.emulator.live_sockets_by_token)
 
     @property
     def resumes(self) -> int:
@@ -503,6 +513,10 @@ class AsyncControls:
     async def clear_received(self) -> None:
         """See :meth:`Emulator.clear_received`."""
         await self._sync(self._owner.emulator.clear_received)
+
+    async def live_sockets_by_token(self) -> dict[str, int]:
+        """See :meth:`Emulator.live_sockets_by_token`."""
+        return await self._sync(self._owner.emulator.live_sockets_by_token)
 
     async def wait_for_frame(
         self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 5.0

@@ -21,6 +21,11 @@ the way a user would, and the client never imports it. Needs the ``gateway`` ext
   events to the publisher, its sends served by NATS request-reply.
 - :mod:`.client` — :class:`~slack_rtm.gateway.client.GatewayClient`: the consumer API (events
   from the stream, sends through the gateway).
+- :mod:`.placement` — :func:`~slack_rtm.gateway.placement.place`: rendezvous hashing with
+  capacity (pure).
+- :mod:`.leases` — the lease protocol over KV: process leases, assignments, fencing.
+- :mod:`.process` — :class:`~slack_rtm.gateway.process.Gateway` and
+  :func:`~slack_rtm.gateway.process.serve`: one gateway process.
 """
 
 from __future__ import annotations

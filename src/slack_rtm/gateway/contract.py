@@ -381,10 +381,17 @@ class ProcessLease(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Assignment(msgspec.Struct, frozen=True, kw_only=True):
-    """Who holds a registration (:data:`ASSIGNMENTS_BUCKET`, key = registration id)."""
+    """Who holds a registration (:data:`ASSIGNMENTS_BUCKET`, key = registration id).
+
+    ``holder`` is the holding process's name; an empty ``holder`` with ``failed`` set marks a
+    registration whose session ended by itself (a revoked token, ...): nobody holds it and no
+    process opens it again until the registration changes (``failed`` is the registration's KV
+    revision that failed).
+    """
 
     holder: str
     since: float = 0.0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)

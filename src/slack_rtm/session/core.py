@@ -141,9 +141,9 @@ class SessionCore:
     __slots__ = (
         "_actions", "_auth_refusals", "_closing_current", "_closing_reason",
         "_conn_seq", "_conns", "_current", "_dedup", "_dedup_until", "_gap",
-        "_hello_deadline", "_last_rx", "_log", "_old", "_opening", "_paused", "_ping_id",
-        "_ping_sent_at", "_presence", "_rand", "_reported", "_resume", "_resuming", "_retry_at",
-        "_sends", "_sm", "_step", "_tries", "config", "error", "events",
+        "_hello_deadline", "_last_rx", "_log", "_old", "_opening", "_paused", "_ping_after",
+        "_ping_id", "_ping_sent_at", "_presence", "_rand", "_reported", "_resume", "_resuming",
+        "_retry_at", "_sends", "_sm", "_step", "_tries", "config", "error", "events",
         "timers_dirty",
     )
 
@@ -185,6 +185,7 @@ class SessionCore:
         self._presence: list[str] | None = None
         # keepalive
         self._last_rx = 0.0
+        self._ping_after = self.config.ping_interval  # ping_interval - ping_lead
         self._ping_id: int | None = None
         self._ping_sent_at = 0.0
         self._paused = False
@@ -253,6 +254,34 @@ class SessionCore:
         """The ``now`` of the last frame received on any socket (0.0 before the first)."""
         return self._last_rx
 
+    @property
+    def ping_lead(self) -> float:
+        """How much earlier than ``ping_interval`` of silence a keepalive ping may go out
+        (0 by default: exactly then).
+
+        For a driver whose timer may fire late: one that runs every :meth:`tick` up to ``slack``
+        seconds after the deadline asked for (a shared coarse timer) sets this to ``2 * slack``;
+        a ping then goes out at most ``ping_interval - slack`` seconds after the last frame
+        received, its timeout fires at most ``slack`` late, and a dead link is still noticed
+        within ``ping_interval + ping_timeout`` of the last frame. :meth:`next_deadline`
+        reports the keepalive that much earlier; the ping timeout itself is never shortened.
+
+        Raises:
+            TypeError: not a number.
+            ValueError: negative, not finite, or not less than half of ``ping_interval``.
+        """
+        return self.config.ping_interval - self._ping_after
+
+    @ping_lead.setter
+    def ping_lead(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"ping_lead must be a number, got {type(seconds).__name__}")
+        if not 0 <= seconds < self.config.ping_interval / 2:  # also refuses NaN
+            raise ValueError("ping_lead must be >= 0 and less than half of ping_interval, "
+                             f"got {seconds!r}")
+        self._ping_after = self.config.ping_interval - float(seconds)
+        self.timers_dirty = True
+
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called (None: nothing is scheduled).
 
@@ -271,7 +300,7 @@ class SessionCore:
         if self._current is not None and not self._paused:
             cfg = self.config
             if self._ping_id is None:
-                at = self._last_rx + cfg.ping_interval
+                at = self._last_rx + self._ping_after
             else:
                 at = self._ping_sent_at + cfg.ping_timeout
             if first is None or at < first:
@@ -779,7 +808,7 @@ class SessionCore:
             if self._ping_id is not None and self._last_rx > self._ping_sent_at:
                 self._ping_id = None  # something arrived after the ping: the link is alive
             if self._ping_id is None:
-                if now - self._last_rx >= cfg.ping_interval:
+                if now - self._last_rx >= self._ping_after:
                     self._send_keepalive(current, now)
             elif now - self._ping_sent_at >= cfg.ping_timeout:
                 self._log.warning("no reply to ping within %s s: the link is dead",
