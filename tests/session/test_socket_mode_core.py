@@ -385,6 +385,27 @@ def test_keepalive_ping_and_dead_link() -> None:
     assert len(h.of(CallConnect)) == 3
 
 
+def test_ping_lead_moves_the_ping_earlier_never_the_pong_timeout() -> None:
+    h = Harness(ping_interval=5.0, ping_timeout=2.0)
+    first, _ = h.connected()
+    start = h.now
+    h.core.ping_lead = 0.5  # a shared coarse timer (aio.wheel) may tick up to 0.25 s late
+    assert h.core.ping_lead == pytest.approx(0.5)
+    assert h.core.next_deadline() == pytest.approx(start + 4.5)
+    h.tick(start + 4.4)
+    assert h.of(SendPing) == []
+    h.tick(start + 4.5)
+    assert len(h.of(SendPing)) == 2
+    h.tick(start + 4.5 + 1.9)
+    assert h.of(CloseSocket) == []
+    h.tick(start + 4.5 + 2.0)
+    assert {c.conn_id for c in h.of(CloseSocket)} >= {first}
+    with pytest.raises(ValueError, match="less than half of ping_interval"):
+        h.core.ping_lead = 2.5
+    with pytest.raises(TypeError, match="ping_lead must be a number"):
+        h.core.ping_lead = "1"  # type: ignore[assignment]
+
+
 def test_losing_every_socket_reconnects_with_backoff() -> None:
     h = Harness(healthy_after=60.0)
     first, second = h.connected()

@@ -63,7 +63,7 @@ from slack_rtm.session.events import (
     decode_reply_frame,
 )
 from slack_rtm.session.limits import check_text
-from slack_rtm.session.policy import Attempts, fatal_code, retry_after
+from slack_rtm.session.policy import Attempts, check_ping_lead, fatal_code, retry_after
 from slack_rtm.session.policy import describe as _describe
 from slack_rtm.session.sends import SendBook, check_ids, check_str, encode, reply_code_msg
 from slack_rtm.session.state import State, StateMachine
@@ -274,12 +274,8 @@ class SessionCore:
 
     @ping_lead.setter
     def ping_lead(self, seconds: float) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise TypeError(f"ping_lead must be a number, got {type(seconds).__name__}")
-        if not 0 <= seconds < self.config.ping_interval / 2:  # also refuses NaN
-            raise ValueError("ping_lead must be >= 0 and less than half of ping_interval, "
-                             f"got {seconds!r}")
-        self._ping_after = self.config.ping_interval - float(seconds)
+        lead = check_ping_lead(seconds, self.config.ping_interval)
+        self._ping_after = self.config.ping_interval - lead
         self.timers_dirty = True
 
     def next_deadline(self) -> float | None:

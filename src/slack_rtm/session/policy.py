@@ -15,7 +15,7 @@ from slack_rtm import codes
 from slack_rtm.backoff import Backoff
 from slack_rtm.errors import ApiError, ConnectionClosedError, RtmConnectErrorSchemaError
 
-__all__ = ["Attempts", "describe", "fatal_code", "retry_after"]
+__all__ = ["Attempts", "check_ping_lead", "describe", "fatal_code", "retry_after"]
 
 
 def describe(error: BaseException) -> str:
@@ -89,3 +89,19 @@ class Attempts:
     def next_number(self) -> int:
         """The number of the attempt about to start (1 for the first)."""
         return self.attempts + 1
+
+
+def check_ping_lead(seconds: object, ping_interval: float) -> float:
+    """``seconds`` as a core's ``ping_lead``: how much before ``ping_interval`` of silence a
+    keepalive ping may go out, for a driver whose shared coarse timer runs a tick late.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: negative, not finite, or not less than half of ``ping_interval``.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"ping_lead must be a number, got {type(seconds).__name__}")
+    if not 0 <= seconds < ping_interval / 2:  # also refuses NaN
+        raise ValueError("ping_lead must be >= 0 and less than half of ping_interval, "
+                         f"got {seconds!r}")
+    return float(seconds)

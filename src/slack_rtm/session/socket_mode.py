@@ -74,7 +74,13 @@ from slack_rtm.session.events import (
     decode_kept,
     decode_wire_event,
 )
-from slack_rtm.session.policy import Attempts, describe, fatal_code, retry_after
+from slack_rtm.session.policy import (
+    Attempts,
+    check_ping_lead,
+    describe,
+    fatal_code,
+    retry_after,
+)
 from slack_rtm.session.socket_mode_config import SocketModeConfig
 from slack_rtm.session.state import State, StateMachine
 
@@ -168,9 +174,9 @@ class SocketModeCore:
 
     __slots__ = (
         "_actions", "_by_key", "_closing_reason", "_conn_seq", "_conns", "_dedup_capacity",
-        "_hello_deadline", "_log", "_opening", "_paused", "_pending", "_rand", "_retry_at",
-        "_seen", "_sm", "_step", "_timed", "_tries", "_wait_handlers", "_was_up", "config",
-        "error", "events", "timers_dirty",
+        "_hello_deadline", "_log", "_opening", "_paused", "_pending", "_ping_after", "_rand",
+        "_retry_at", "_seen", "_sm", "_step", "_timed", "_tries", "_wait_handlers", "_was_up",
+        "config", "error", "events", "timers_dirty",
     )
 
     def __init__(
@@ -194,6 +200,7 @@ class SocketModeCore:
         self._actions: list[Action] = []
         self.error: BaseException | None = None
         self.timers_dirty = False
+        self._ping_after = self.config.ping_interval  # ping_interval - ping_lead
         self._conns: dict[int, _Conn] = {}
         self._conn_seq = 0
         self._step: str | None = None
@@ -264,6 +271,24 @@ class SocketModeCore:
         """Envelopes delivered whose ack waits for their handlers."""
         return len(self._pending)
 
+    @property
+    def ping_lead(self) -> float:
+        """How much earlier than ``ping_interval`` of silence a keepalive ping may go out (0 by
+        default), for a driver whose shared coarse timer may run :meth:`tick` late; see
+        :attr:`slack_rtm.session.core.SessionCore.ping_lead`. The pong timeout is never
+        shortened, so a dead link is still noticed within ``ping_interval + ping_timeout``.
+
+        Raises:
+            TypeError, ValueError: see :func:`~slack_rtm.session.policy.check_ping_lead`.
+        """
+        return self.config.ping_interval - self._ping_after
+
+    @ping_lead.setter
+    def ping_lead(self, seconds: float) -> None:
+        lead = check_ping_lead(seconds, self.config.ping_interval)
+        self._ping_after = self.config.ping_interval - lead
+        self.timers_dirty = True
+
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called (None: nothing is scheduled).
 
@@ -277,7 +302,7 @@ class SocketModeCore:
             for conn in self._conns.values():
                 if conn.role != _LIVE and conn.role != _DRAINING:
                     continue
-                at = (conn.last_rx + cfg.ping_interval if conn.ping_at is None
+                at = (conn.last_rx + self._ping_after if conn.ping_at is None
                       else conn.ping_at + cfg.ping_timeout)
                 if first is None or at < first:
                     first = at
@@ -819,7 +844,7 @@ class SocketModeCore:
             if self._paused or (conn.role != _LIVE and conn.role != _DRAINING):
                 continue
             if conn.ping_at is None:
-                if now - conn.last_rx >= cfg.ping_interval:
+                if now - conn.last_rx >= self._ping_after:
                     conn.ping_at = now
                     self._actions.append(SendPing(conn.id))
             elif now - conn.ping_at >= cfg.ping_timeout:
