@@ -109,14 +109,14 @@ def _run_socket_mode(args: argparse.Namespace, app_token: str, bot_token: str | 
     url = opened.get("url")
     if args.show_url and isinstance(url, str):
         out["url"] = url
+    if bot_token is None:
+        print("slack-rtm: set SLACK_TOKEN to the app's bot token (xoxb-) to see who and which "
+              "team, and to send", file=sys.stderr)
     if args.json:
         print(json.dumps(out))
         return 0
     print("socket mode: the app token opens connections (apps.connections.open)")
-    if bot_token is None:
-        print("slack-rtm: set SLACK_TOKEN to the app's bot token (xoxb-) to see who and which "
-              "team, and to send", file=sys.stderr)
-    else:
+    if bot_token is not None:
         me, team = out["self"], out["team"]
         print(f"connected as {me['name']} ({me['id']})")
         print(f"team {team['name']} ({team['id']}, {team['domain']})")
