@@ -8,6 +8,10 @@ Each block is preceded by a ``<!-- readme-test: KIND -->`` comment saying how it
 - ``pytest``: a test module, run with pytest (the ``slack_emulator`` fixture comes from the
   installed plugin);
 - ``shell``: each line is run by bash with ``slack-rtm`` on the PATH and must exit 0;
+- ``diff socket-mode``: a ``diff`` block changing a ``bot`` block above it into a Socket Mode
+  app: applied to the one bot block it fits (its ``-`` and context lines, in order), the
+  result runs as a ``bot`` with ``SLACK_APP_TOKEN`` set, its greeting going through
+  ``chat.postMessage``;
 - ``skip (reason)``: not run here, for the reason given (the set-up commands, which are what
   runs this suite).
 
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,6 +92,13 @@ def test_readme_block(kind: str, lang: str, code: str, tmp_path: Path) -> None:
             )
             assert out.returncode == 0, out.stdout + out.stderr
             assert "1 passed" in out.stdout
+        elif kind == "diff socket-mode":
+            assert lang == "diff"
+            above = BLOCKS[: BLOCKS.index((kind, lang, code))]
+            fits = [app for k, _, c in above if k == "bot" and (app := _apply_diff(c, code))]
+            assert len(fits) == 1, "the diff must fit exactly one bot block above it"
+            [app] = fits
+            _run_bot(emu, app, {**env, "SLACK_APP_TOKEN": emu.app_token}, socket_mode=True)
         elif kind == "shell":
             assert lang == "sh"
             for line in code.splitlines():
@@ -102,26 +114,63 @@ def test_readme_block(kind: str, lang: str, code: str, tmp_path: Path) -> None:
             pytest.fail(f"unknown readme-test kind {kind!r}")
 
 
-def _run_bot(emu: EmulatorThread, code: str, env: dict[str, str]) -> None:
+def _apply_diff(base: str, diff: str) -> str | None:
+    """``base`` with the unified-diff hunk ``diff`` (no headers) applied, or None when it does
+    not fit exactly once."""
+    old, new = [], []
+    for line in diff.splitlines():
+        mark, text = line[:1], line[1:]
+        assert mark in ("-", "+", " ", ""), f"not a diff line: {line!r}"
+        if mark != "+":
+            old.append(text)
+        if mark != "-":
+            new.append(text)
+    before, after = "\n".join(old) + "\n", "\n".join(new) + "\n"
+    if base.count(before) != 1:
+        return None
+    return base.replace(before, after)
+
+
+def _socket_mode_reply(emu: EmulatorThread) -> dict[str, Any] | None:
+    """The bot's first chat.postMessage, as it came back to the app in an envelope."""
+    for envelope in emu.socket_mode_envelopes:
+        event = envelope.payload.get("event") or {}
+        if event.get("type") == "message" and event.get("user") == emu.bot_user_id:
+            return dict(event)
+    return None
+
+
+def _run_bot(
+    emu: EmulatorThread, code: str, env: dict[str, str], *, socket_mode: bool = False
+) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
     try:
         deadline = time.monotonic() + 20
-        while emu.connection_count < 1:
+        while (emu.socket_mode_connections if socket_mode else emu.connection_count) < 1:
             assert proc.poll() is None, proc.communicate()[1]
             assert time.monotonic() < deadline, "the bot never connected"
             time.sleep(0.02)
         person = emu.workspace.people[0].id
         emu.post_message(person, emu.general_channel_id, "hello bot")
-        frame = emu.wait_for_frame(
-            lambda f: f.user_id == emu.bot_user_id and f.data is not None
-            and f.data.get("type") == "message",
-            timeout=15,
-        )
-        assert frame.data is not None
-        assert frame.data["channel"] == emu.general_channel_id
+        if socket_mode:
+            assert emu.connection_count == 0, "a Socket Mode app opened an RTM socket"
+            deadline = time.monotonic() + 15
+            while (reply := _socket_mode_reply(emu)) is None:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the app never answered"
+                time.sleep(0.02)
+            assert reply["channel"] == emu.general_channel_id
+        else:
+            frame = emu.wait_for_frame(
+                lambda f: f.user_id == emu.bot_user_id and f.data is not None
+                and f.data.get("type") == "message",
+                timeout=15,
+            )
+            assert frame.data is not None
+            assert frame.data["channel"] == emu.general_channel_id
         if proc.poll() is None:
             time.sleep(0.2)  # let the ack arrive before interrupting
             proc.send_signal(signal.SIGINT)
@@ -133,3 +182,4 @@ def _run_bot(emu: EmulatorThread, code: str, env: dict[str, str]) -> None:
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert emu.bot_token not in out + err
+    assert emu.app_token not in out + err
