@@ -26,6 +26,8 @@ examples:
   slack-rtm connect
   slack-rtm listen --type message | jq -r .text
   slack-rtm send C0123456789 "hello"
+  export SLACK_APP_TOKEN=xapp-...       # the same commands as a Socket Mode app (SLACK_TOKEN:
+                                        # its bot token)
 
 'slack-rtm COMMAND --help' shows each command's options and examples.
 """
