@@ -201,7 +201,9 @@ async def test_request_errors_skip_only_their_conversation(
     done = await run.done()
     assert (done.conversations, done.messages, done.failed, done.calls) == (5, 1, 4, 2)
     times = [t for t, _, _ in server.calls]
-    assert all(b - a >= 0.09 for a, b in itertools.pairwise(times)), times
+    # paced at 0.1 s; arrival times at the server jitter under load, the pace over them cannot
+    assert times[-1] - times[0] >= 0.095 * (len(times) - 1), times
+    assert all(b - a >= 0.05 for a, b in itertools.pairwise(times)), times
     assert run.texts() == ["c1"]
     asked = [p["channel"] for p in server.of("conversations.history")]
     assert asked == ["C4", "C3", "C2", "C5", "C5", "C1", "C1"]
