@@ -141,7 +141,8 @@ async def main_async(args: argparse.Namespace) -> int:
         for kind in args.density_kinds or DENSITY_KINDS:
             for n in cfg["density"]:
                 r = await scenarios.density(kind, n, cfg["idle"], timeout=120.0 + n / 50,
-                                            keepalive=keepalive if kind != "picows" else None)
+                                            keepalive=keepalive if kind != "picows" else None,
+                                            wheel=not args.no_wheel)
                 r["kind"] = kind
                 r.setdefault("sessions", n)
                 r.setdefault("requested", n)
@@ -218,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="density: our clients' ping_interval (default: the client's)")
     parser.add_argument("--ping-timeout", type=float, default=10.0,
                         help="density: our clients' ping_timeout (with --ping-interval)")
+    parser.add_argument("--no-wheel", action="store_true",
+                        help="density: a precise timer per session instead of the loop's wheel")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the server and the clients to separate CPUs")
     args = parser.parse_args(argv)
