@@ -28,11 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import report
+import report_socket_mode
 import scenarios
 from ingest import CLIENTS
+from ingest_socket_mode import CLIENTS as SM_CLIENTS
 from procs import BENCH_DIR, ServerProc, pin
 
-SCENARIOS = ("ingest", "density", "reconnect", "send")
+SCENARIOS = ("ingest", "socket_mode_ingest", "density", "reconnect", "send",
+             "gateway_broker")
 SEND_KINDS = {
     "picows_ping": "bare picows JSON ping -> pong",
     "picows_message": "bare picows message -> ack",
@@ -47,6 +50,10 @@ SLOW = {"slack_sdk_v2_raised": 0.25, "slack_sdk_legacy": 0.5, "websockets_json":
         "ours_sync": 0.5}
 #: ingest clients whose N is capped: rtm_v2 as shipped crashes within the first thousands
 CAP = {"slack_sdk_v2": 5000}
+#: Socket Mode ingest clients whose N is scaled down (slack_sdk's aiohttp client is slow)
+SM_SLOW = {"slack_sdk": 0.25}
+#: the order of the Socket Mode ingest clients within a round: the yardstick, ours, slack_sdk
+SM_ORDER = ("bare", "ours", "slack_sdk")
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,6 +102,25 @@ async def run_ingest(cfg: dict[str, Any], clients: list[str], log: Any) -> dict[
             "runs": runs, "summary": report.summarize_ingest(runs)}
 
 
+async def run_socket_mode_ingest(cfg: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Issue 14's benchmark: Socket Mode envelope ingest, every envelope acked, round-robin."""
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in SM_ORDER}
+    server = await ServerProc.start()
+    try:
+        for rnd in range(cfg["rounds"]):
+            for client in SM_ORDER:
+                n = max(2, int(cfg["n"] * SM_SLOW.get(client, 1.0)))
+                timeout = 20.0 + n / 5_000
+                r = await scenarios.socket_mode_ingest_once(server, client, n, timeout)
+                runs[client].append(r)
+                log(f"socket mode ingest round {rnd + 1}/{cfg['rounds']} {client}: "
+                    + _brief(r))
+    finally:
+        await server.stop()
+    return {"config": {"n": cfg["n"], "rounds": cfg["rounds"], "scaled": SM_SLOW},
+            "runs": runs, "summary": report_socket_mode.summarize(runs)}
+
+
 def _brief(r: dict[str, Any]) -> str:
     if r["status"] == "ok":
         return f"{r['events_per_s']:,.0f} ev/s, {r['cpu_us_per_event']:.2f} us/ev"
@@ -123,6 +149,8 @@ async def main_async(args: argparse.Namespace) -> int:
     log(f"pinning: {result['pinning']}")
     if "ingest" in chosen:
         result["ingest"] = await run_ingest(cfg, clients, log)
+    if "socket_mode_ingest" in chosen:
+        result["socket_mode_ingest"] = await run_socket_mode_ingest(cfg, log)
     if "reconnect" in chosen:
         r = await scenarios.reconnect(cfg["drops"], cfg["goodbyes"], cfg["stream"], 60.0)
         result["reconnect"] = r
@@ -132,6 +160,8 @@ async def main_async(args: argparse.Namespace) -> int:
                                               cfg["sequential"], cfg["pipelined"], 120.0)
         for kind, r in result["send"].items():
             log(f"send {kind}: {r['status']} {r.get('reason') or r.get('error') or ''}")
+    if "gateway_broker" in chosen:
+        result["gateway_broker"] = await run_gateway_broker(args.quick, log)
     if "density" in chosen:
         # Last: tearing 10,000 sockets down keeps the kernel busy for a while (a send scenario
         # run right after it saw p99s of 1-2 ms against ~0.15 ms alone).
@@ -150,22 +180,49 @@ async def main_async(args: argparse.Namespace) -> int:
                 log(f"density {kind} x {n}: {r['status']} "
                     + (f"{r['rss_per_session'] / 1024:.1f} KiB/session"
                        if r["status"] == "ok" else str(r.get("reason") or r.get("error"))))
-    result["targets"] = report.targets(result)
+    result["targets"] = report.targets(result) + report_socket_mode.targets(result)
     result["seconds"] = time.monotonic() - started
 
     labels = {k: v[0] for k, v in CLIENTS.items()} | SEND_KINDS
+    sm_labels = {k: v[0] for k, v in SM_CLIENTS.items()}
     result["machine"]["load_average_after"] = _load()
     print(f"{result['date']}  {result['command']}\n"
           f"{result['machine']['cpus']} CPUs, Python {result['machine']['python']}, "
           f"load average {result['machine']['load_average']} -> "
           f"{result['machine']['load_average_after']}; {result['pinning']}\n")
     print(report.render(result, labels))
+    sm_table = report_socket_mode.render(result, sm_labels)
+    if sm_table:
+        print("\n" + sm_table)
+    if "gateway_broker" in result:
+        import gateway_broker
+
+        print("\n" + gateway_broker.report(result["gateway_broker"]))
     out = Path(args.json) if args.json else (
         BENCH_DIR / "results" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {out}  ({result['seconds']:.0f} s)")
     return _exit_status(result)
+
+
+async def run_gateway_broker(quick: bool, log: Any) -> dict[str, Any]:
+    """bench/gateway_broker.py in a process of its own (it runs its nats-server and emulator)."""
+    out = BENCH_DIR / "results" / f"gateway-broker-{os.getpid()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH_DIR / "gateway_broker.py"), *(["--quick"] if quick else []),
+        "--json", str(out), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await proc.communicate()
+    try:
+        result: dict[str, Any] = json.loads(out.read_text())
+        out.unlink()
+    except (OSError, ValueError):
+        tail = (stdout + stderr).decode(errors="replace")[-2000:]
+        result = {"firehose": {"status": "error", "error": f"no result: {tail}"}}
+    for name, r in result.items():
+        log(f"gateway_broker {name}: {r.get('status')} {r.get('error') or ''}")
+    return result
 
 
 def _load() -> list[float] | None:
@@ -180,6 +237,9 @@ def _statuses(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     for client, s in result.get("ingest", {}).get("summary", {}).items():
         out.append((f"ingest {client}", s.get("status", "error"), s.get("reason", "")))
+    for client, s in result.get("socket_mode_ingest", {}).get("summary", {}).items():
+        out.append((f"socket mode ingest {client}", s.get("status", "error"),
+                    s.get("reason", "")))
     for d in result.get("density", []):
         out.append((f"density {d['kind']} {d['requested']}", d["status"],
                     d.get("reason") or d.get("error", "")))
@@ -188,6 +248,8 @@ def _statuses(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(("reconnect", r["status"], r.get("reason") or r.get("error", "")))
     for kind, r in result.get("send", {}).items():
         out.append((f"send {kind}", r["status"], r.get("reason") or r.get("error", "")))
+    for part, r in result.get("gateway_broker", {}).items():
+        out.append((f"gateway_broker {part}", r.get("status", "error"), r.get("error", "")))
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from procs import Child, ChildError, ServerProc
 
-__all__ = ["density", "ingest_once", "reconnect", "send"]
+__all__ = ["density", "ingest_once", "reconnect", "send", "socket_mode_ingest_once"]
 
 
 async def ingest_once(server: ServerProc, client: str, n: int, timeout: float) -> dict[str, Any]:
@@ -46,6 +46,57 @@ async def ingest_once(server: ServerProc, client: str, n: int, timeout: float) -
         if "events" in res and res["seconds"] > 0:
             out["events_per_s"] = res["events"] / res["seconds"]
             out["cpu_us_per_event"] = res["cpu_seconds"] / res["events"] * 1e6
+        await child.finish()
+        try:
+            sent = await asyncio.wait_for(fire, 15.0)
+            out["server_cpu_seconds"] = sent.get("cpu_seconds")
+            out["server_seconds"] = sent.get("seconds")
+        except (ChildError, asyncio.TimeoutError):
+            pass
+        return out
+    except ChildError as exc:
+        return {"status": "error", "error": str(exc)}
+    finally:
+        await child.finish(timeout=2.0)
+        if fire is not None and not fire.done():
+            fire.cancel()
+
+
+async def socket_mode_ingest_once(server: ServerProc, client: str, n: int,
+                                  timeout: float) -> dict[str, Any]:
+    """One Socket Mode ingest run of ``client``: once its socket is the only one open, the
+    server fires ``n`` envelopes at it; every one must come back acked."""
+    child = await Child.start(
+        "ingest_socket_mode.py", "--client", client, "--n", str(n), "--api", server.api_url,
+        "--app-token", str(server.info["app_token"]), "--token", server.bot_token,
+        "--timeout", str(timeout), name=f"socket mode ingest {client}",
+    )
+    fire: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        first = await child.next_event(60.0)
+        if first["event"] == "na":
+            return {"status": "na", "reason": first.get("reason", "")}
+        if first["event"] != "ready":
+            return {"status": "error", "error": first.get("message", str(first))}
+        acks_before = (await server.call("sm_acks", n=0))["count"]
+        await server.call("sm_wait", n=1, timeout=15.0)  # the previous run's socket is gone
+        fire = asyncio.ensure_future(server.call("sm_firehose", timeout=timeout + 30, n=n))
+        res = await child.next_event(timeout + 15.0)
+        if res["event"] != "result":
+            return {"status": "error", "error": res.get("message", str(res))}
+        out: dict[str, Any] = {"status": "ok", "n": n}
+        for key in ("events", "seconds", "cpu_seconds", "voluntary_switches",
+                    "involuntary_switches", "calib_cpu_seconds"):
+            if key in res:
+                out[key] = res[key]
+        if res["seconds"] > 0:
+            out["events_per_s"] = res["events"] / res["seconds"]
+            out["cpu_us_per_event"] = res["cpu_seconds"] / res["events"] * 1e6
+        try:
+            acked = await server.call("sm_acks", n=acks_before + n, timeout=15.0)
+            out["acked"] = acked["count"] - acks_before
+        except ChildError as exc:
+            out.update(status="error", error=f"not every envelope was acked: {exc}")
         await child.finish()
         try:
             sent = await asyncio.wait_for(fire, 15.0)

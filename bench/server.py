@@ -11,7 +11,10 @@ answers JSON command lines from stdin, each ``{"id": N, "cmd": NAME, ...}``, wit
 Commands: ``firehose {n, user_id?}``, ``stream {count, interval, start_seq, user_id?}`` (events
 ``message`` with text ``seq <i>`` one by one; answers the seqs that reached no socket),
 ``drop {abrupt?, user_id?}``, ``goodbye {close_after?}``, ``state``, ``wait_connections {n,
-timeout?}``, ``quit``.
+timeout?}``, ``quit``; Socket Mode: ``sm_firehose {n}`` (N ``events_api`` envelopes at the one
+Socket Mode socket, encoded before the clock starts), ``sm_wait {n, timeout?}`` (exactly N
+Socket Mode sockets open), ``sm_acks {n, timeout?}`` (waits for N acks in all; answers
+``count``).
 """
 
 from __future__ import annotations
@@ -88,6 +91,28 @@ class Server:
         await self.emu.wait_connections(int(cmd["n"]), timeout=float(cmd.get("timeout", 30.0)))
         return {}
 
+    async def sm_firehose(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        n = int(cmd["n"])
+        self.emu.prepare_socket_mode_firehose(n)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        sent = await self.emu.socket_mode_firehose(n)
+        return {
+            "sent": sent,
+            "seconds": time.monotonic() - t0,
+            "cpu_seconds": time.process_time() - cpu0,
+        }
+
+    async def sm_wait(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await self.emu.wait_socket_mode_connections(
+            int(cmd["n"]), timeout=float(cmd.get("timeout", 30.0))
+        )
+        return {}
+
+    async def sm_acks(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        n, timeout = int(cmd["n"]), float(cmd.get("timeout", 30.0))
+        await self.emu.wait_socket_mode_acks(n, timeout=timeout)
+        return {"count": self.emu.socket_mode_ack_count}
+
     async def quit(self, cmd: dict[str, Any]) -> dict[str, Any]:
         self.stop.set()
         return {}
@@ -102,6 +127,9 @@ class Server:
                 "goodbye": self.goodbye,
                 "state": self.state,
                 "wait_connections": self.wait_connections,
+                "sm_firehose": self.sm_firehose,
+                "sm_wait": self.sm_wait,
+                "sm_acks": self.sm_acks,
                 "quit": self.quit,
             }[str(cmd.get("cmd"))]
             result = await action(cmd)
@@ -136,6 +164,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 "api_url": emu.api_url,
                 "control_url": emu.control_url,
                 "bot_token": emu.bot_token,
+                "app_token": emu.app_token,
                 "bot_user_id": emu.bot_user_id,
                 "general_channel_id": emu.general_channel_id,
                 "fd_limit": args.fd_limit,

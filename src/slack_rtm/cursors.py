@@ -31,6 +31,10 @@ Homes here:
   at-least-once allows). Two processes may use the file at once (WAL lets readers run beside a
   writer; a writer waits for another's lock, up to ``lock_timeout``, without blocking the event
   loop for more than a few milliseconds at a time).
+- ``slack_rtm.gateway.cursor_store.KvCursorStore`` (the ``gateway`` extra; this module never
+  imports it): a NATS JetStream KV bucket, one key per scope whose value is the JSON object
+  channel -> ts, written by compare-and-set so that concurrent writers never move a cursor
+  back. Its format is documented in that module and in ``docs/gateway.md``.
 
 The SQLite file format, schema version 1 (``PRAGMA user_version = 1``, ``PRAGMA application_id
 = 0x534C4B43``, "SLKC")::

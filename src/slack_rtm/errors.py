@@ -21,7 +21,10 @@ The tree, split by where the error comes from::
     │   │                              the operation could complete
     │   ├── SocketAuthError            the socket refused the credentials in-band (error 401)
     │   │                              too many times in a row: fatal
+    │   ├── SocketModeDisabledError    Slack turned Socket Mode off for the app (link_disabled)
     │   └── ProtocolError              the server sent something the protocol does not allow
+    ├── NotSupportedError              the transport has no such operation (typing or
+    │                                  presence over Socket Mode)
     └── StateError                     a call made in a state that does not allow it (misuse)
 
 Arguments are checked before any I/O and raise the built-in ``TypeError`` / ``ValueError``
@@ -41,6 +44,7 @@ __all__ = [
     "ConnectionClosedError",
     "CursorStoreError",
     "FrameTooLargeError",
+    "NotSupportedError",
     "ProtocolError",
     "RateLimitedError",
     "ResponseValidationError",
@@ -52,6 +56,7 @@ __all__ = [
     "SlackApiError",
     "SlackRtmError",
     "SocketAuthError",
+    "SocketModeDisabledError",
     "StateError",
     "TransportError",
     "TransportTimeoutError",
@@ -194,16 +199,19 @@ class SessionError(SlackRtmError):
 
 
 class SendError(SessionError):
-    """Slack answered a frame we sent with ``ok: false``.
+    """Slack answered a frame we sent with ``ok: false`` (or, over Socket Mode, refused the
+    ``chat.postMessage`` call).
 
     Attributes:
-        code: Slack's numeric error code (e.g. ``0`` invalid channel, ``2`` no text,
-            ``-1`` too many messages), or None when the reply had none.
+        code: Slack's numeric error code over RTM (e.g. ``0`` invalid channel, ``2`` no text,
+            ``-1`` too many messages); the Web API's error code over Socket Mode (e.g.
+            ``"channel_not_found"``, ``"not_in_channel"``, ``"msg_too_long"``,
+            ``"ratelimited"``); None when the reply had none.
         msg: Slack's message.
-        reply_to: the id of the frame this answers.
+        reply_to: the id of the frame this answers (None over Socket Mode).
     """
 
-    def __init__(self, code: int | None, msg: str, reply_to: int | None = None) -> None:
+    def __init__(self, code: int | str | None, msg: str, reply_to: int | None = None) -> None:
         super().__init__(
             f"Slack refused the message (code {code}): {msg}"
             if code is not None
@@ -250,6 +258,17 @@ class SocketAuthError(SessionError):
     def __init__(self, message: str, *, refusals: int) -> None:
         super().__init__(message)
         self.refusals = refusals
+
+
+class SocketModeDisabledError(SessionError):
+    """Slack ended the session with ``disconnect`` ``link_disabled``: Socket Mode was turned off
+    for the app (PROTOCOL.md §9). Fatal: turn Socket Mode back on in the app's settings (or use
+    another transport) before connecting again."""
+
+
+class NotSupportedError(SlackRtmError):
+    """The transport has no such operation: Socket Mode has no typing indicator and no
+    presence subscription (only RTM has them). Nothing was sent."""
 
 
 class ProtocolError(SessionError):

@@ -39,6 +39,8 @@ def _na_is_true(reason: str) -> bool:
                        for m in ("slack_rtm", "slack_rtm.aio", "slack_rtm.aio.client"))
     if reason == "not built: slack_rtm.sync.RtmClient":
         return not _built("slack_rtm.sync", "RtmClient")
+    if reason == "not built: slack_rtm.SocketModeClient":
+        return not any(_built(m, "SocketModeClient") for m in ("slack_rtm", "slack_rtm.aio"))
     return False
 
 
@@ -78,6 +80,16 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
         if s["status"] == "ok":
             assert s["events_per_s"] > 0
 
+    sm = result["socket_mode_ingest"]["summary"]
+    assert set(sm) == {"bare", "ours", "slack_sdk"}
+    assert sm["bare"]["status"] == "ok"
+    for client, s in sm.items():
+        _check(f"socket mode ingest {client}", s, ("events_per_s", "cpu_us_per_event"))
+    for r in result["socket_mode_ingest"]["runs"]["bare"]:
+        assert r["acked"] == r["n"]  # every envelope acked, none twice
+    assert "SOCKET MODE INGEST" in proc.stdout
+    assert any(t["name"].startswith("Socket Mode ours") for t in result["targets"])
+
     kinds = {(d["kind"], d["sessions"]) for d in result["density"]}
     assert {"ours", "picows"} <= {k for k, _ in kinds}
     for d in result["density"]:
@@ -97,6 +109,15 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
     for kind, r in result["send"].items():
         _check(f"send {kind}", r, ("rtt_us_p50", "rtt_us_p99", "acked_per_s"))
     assert result["send"]["picows_ping"]["status"] == "ok"
+
+    broker = result["gateway_broker"]
+    _check("gateway_broker firehose", broker["firehose"],
+           ("ours_events_per_s", "bare_events_per_s", "ratio"))
+    assert broker["firehose"]["failed"] == 0
+    _check("gateway_broker latency", broker["latency"], ("added_ms_p50", "added_ms_p99"))
+    _check("gateway_broker send", broker["send"],
+           ("broker_rtt_us_p50", "direct_rtt_us_p50", "ratio"))
+    assert "GATEWAY BROKER" in proc.stdout
 
     for t in result["targets"]:
         assert t["verdict"] in ("PASS", "MISS", "n/a")

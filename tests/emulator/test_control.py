@@ -223,7 +223,7 @@ async def test_records_over_http(
     assert log["calls"][0]["params"] == {"presence_sub": "1"}
     assert log["calls"][1] == {
         "user_id": None, "status": 200, "ok": False, "error": "invalid_auth", "params": {},
-        "cookie": None, "user_agent": log["calls"][1]["user_agent"],
+        "cookie": None, "user_agent": log["calls"][1]["user_agent"], "method": "rtm.connect",
     }  # fmt: skip
     async with http.get(f"{emu.control_url}/connect_log", params={"since": "2"}) as r:
         assert [c["user_id"] for c in (await r.json())["calls"]] == [emu.bot_user_id]

@@ -23,9 +23,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(ROOT if m == "(package)" else f"{ROOT}.{m}" for m in layer.split())
     for layer in (
         "workspace records limits validate connection history firehose",
-        "faults browser resume history_controls",
+        "faults browser resume history_controls socket_mode",
         "state",
-        "api api.common api.rtm api.auth api.conversations websocket control webapi",
+        "api api.common api.rtm api.auth api.conversations api.apps api.chat websocket "
+        "socket_mode_ws control webapi",
         "server",
         "thread pytest_plugin",
         "(package)",  # its __init__: lazy exports, TYPE_CHECKING imports of everything

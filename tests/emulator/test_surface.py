@@ -16,6 +16,9 @@ _NOT_CONTROLS = {
     "browser_state", "browser_user", "connection_ready", "forget_connection", "record_message",
     "reconnect_held", "record_upgrade", "redeem_resume", "resume_state", "session_for_token",
     "take_refusal", "upgrade_held",
+    "close_socket_mode_connection", "hello_socket_mode", "issue_socket_mode_url",
+    "open_socket_mode_connection", "post_allowed", "record_socket_mode_ack",
+    "redeem_socket_mode_ticket", "socket_mode_event", "socket_mode_state", "firehose_ack",
 }  # fmt: skip
 
 

@@ -132,7 +132,7 @@ async def test_auth_test_bot_and_person(emu: Emulator, http: aiohttp.ClientSessi
 
 async def test_unknown_method_and_unknown_path(emu: Emulator, http: aiohttp.ClientSession) -> None:
     status, body, _ = await _get(
-        http, emu.api_url + "/chat.postMessage", headers=_bearer(emu.bot_token)
+        http, emu.api_url + "/chat.scheduleMessage", headers=_bearer(emu.bot_token)
     )
     assert (status, body) == (200, {"ok": False, "error": "unknown_method"})
     async with http.get(f"{emu.base_url}/nothing/here") as r:

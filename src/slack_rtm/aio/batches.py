@@ -21,7 +21,7 @@ already queued (up to a cap) once the first one is there, with the same guarante
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_rtm.errors import StateError
 from slack_rtm.session.events import Event, Message, decode_kept
@@ -48,15 +48,17 @@ class EventBatches:
         ValueError: ``cap`` is below 1.
     """
 
-    __slots__ = ("_cap", "_closed", "_driver", "_started")
+    __slots__ = ("_after", "_cap", "_closed", "_driver", "_handed", "_started")
 
-    def __init__(self, driver: Driver, cap: int = DEFAULT_BATCH) -> None:
+    def __init__(self, driver: Driver[Any], cap: int = DEFAULT_BATCH) -> None:
         if cap < 1:
             raise ValueError(f"cap must be >= 1, got {cap!r}")
         self._driver = driver
         self._cap = cap
         self._started = False
         self._closed = False
+        self._after = driver._after_yield()  # None for RTM
+        self._handed: list[Event] = []  # the last batch, once consumed: for _after
 
     async def take(self) -> list[Event]:
         """The next events, waiting for the first; an empty list once the session has ended.
@@ -66,6 +68,11 @@ class EventBatches:
             SlackRtmError: the error that stopped the session (after the last event).
         """
         driver = self._driver
+        after = self._after
+        if after is not None and self._handed:
+            handed, self._handed = self._handed, []
+            for event in handed:  # the consumer asks for more: it is done with these
+                after(event)
         if not self._started:
             if driver._loop is None:
                 raise StateError("connect first (with rtm: for event in rtm)")
@@ -75,6 +82,8 @@ class EventBatches:
             driver._iterators += 1
             kept = driver._take_kept()
             if kept:  # handled in the background before this iteration began
+                if after is not None:
+                    self._handed = kept
                 return kept
         elif self._closed:
             return []
@@ -105,12 +114,16 @@ class EventBatches:
                         if batch:
                             # Its handlers must wait until the consumer has had the batch.
                             queue.appendleft(event)
+                            if after is not None:
+                                self._handed = batch
                             return batch
                         pending = driver._handle(event)
                         if pending is not None:
                             await pending
                 batch.append(event)
             if batch:
+                if after is not None:
+                    self._handed = batch
                 return batch
             if driver._stopped:
                 break

@@ -20,8 +20,8 @@ import logging
 import ssl as ssl_module
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from msgspec.structs import force_setattr
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -39,6 +39,7 @@ from slack_rtm.cursors import CursorStore
 from slack_rtm.errors import ConnectionClosedError, SlackRtmError, TransportError
 from slack_rtm.redact import redact_url
 from slack_rtm.session.actions import (
+    Action,
     CallConnect,
     CatchUpNeeded,
     CloseSocket,
@@ -46,6 +47,8 @@ from slack_rtm.session.actions import (
     Send,
     SendDone,
     SendFrame,
+    SendFrames,
+    SendPing,
     Stop,
 )
 from slack_rtm.session.catchup import CatchUpBook
@@ -58,9 +61,10 @@ from slack_rtm.session.events import (
     decode_kept,
     decode_wire_event,
 )
+from slack_rtm.session.socket_mode_config import SocketModeConfig
 from slack_rtm.session.state import State
 
-__all__ = ["Driver"]
+__all__ = ["Driver", "DriverCore"]
 
 _TEXT = WSMsgType.TEXT
 
@@ -68,8 +72,46 @@ BROWSER_ORIGIN = "https://app.slack.com"
 """The ``Origin`` of Slack's web client, sent on the upgrade with a session cookie."""
 
 
-class Driver:
-    """The machinery under :class:`~slack_rtm.aio.RtmClient` (which validates the arguments).
+class DriverCore(Protocol):
+    """What the driver needs of a Sans-I/O core: :class:`~slack_rtm.session.core.SessionCore`
+    (RTM) and :class:`~slack_rtm.session.socket_mode.SocketModeCore` (Socket Mode) both have it
+    (STYLE.md §13: a second protocol gets a second core, driven by the same driver)."""
+
+    events: list[Event | bytes]
+    timers_dirty: bool
+    error: BaseException | None
+
+    @property
+    def state(self) -> State: ...
+    @property
+    def has_actions(self) -> bool: ...
+    def take_actions(self) -> list[Action]: ...
+    def take_raw(self) -> list[Event | bytes]: ...
+    def next_deadline(self) -> float | None: ...
+    def tick(self, now: float) -> None: ...
+    ping_lead: float
+    def start(self, now: float) -> None: ...
+    def close(self, now: float, reason: str = ...) -> None: ...
+    def fail(self, error: BaseException, now: float) -> None: ...
+    def connect_succeeded(self, url: str, now: float) -> int | None: ...
+    def connect_failed(self, error: BaseException, now: float) -> None: ...
+    def socket_opened(self, conn_id: int, now: float) -> None: ...
+    def socket_failed(self, conn_id: int, error: BaseException, now: float) -> None: ...
+    def socket_closed(self, conn_id: int, now: float, code: int | None = ...,
+                      reason: str = ...) -> None: ...
+    def receive_many(self, conn_id: int, frames: Iterable[bytes | memoryview | str],
+                     now: float) -> None: ...
+    def receive_messages(self, conn_id: int, frames: list[bytes], now: float) -> None: ...
+    def receive_reply(self, conn_id: int, data: bytes, now: float) -> Send | None: ...
+    def set_reading_paused(self, paused: bool, now: float) -> None: ...
+
+
+C = TypeVar("C", bound=DriverCore)
+
+
+class Driver(Generic[C]):
+    """The machinery under :class:`~slack_rtm.aio.RtmClient` and
+    :class:`~slack_rtm.aio.SocketModeClient` (which validate the arguments), around either core.
 
     Slotted, like the core and its parts: an idle session is mostly these objects, and a
     ``__dict__`` per object costs more than the slots at 10,000 sessions in one process.
@@ -90,7 +132,7 @@ class Driver:
         *,
         token: str,
         base_url: str,
-        config: SessionConfig,
+        config: SessionConfig | SocketModeConfig,
         batch_presence_aware: bool,
         presence_sub: bool,
         proxy: str | None,
@@ -106,6 +148,7 @@ class Driver:
         catch_up: bool = False,
         state: CursorStore | None = None,
         owns_state: bool = False,
+        core: C | None = None,
     ) -> None:
         self._config = config
         self._cookie = cookie
@@ -134,7 +177,10 @@ class Driver:
         self._log = logger
         self._handlers = HandlerRegistry()
         self._has_handlers = False
-        self._core = SessionCore(self._config, logger=self._log)
+        if core is None:  # RTM's, unless the client brings another (Socket Mode)
+            assert isinstance(config, SessionConfig)
+            core = cast("C", SessionCore(config, logger=self._log))
+        self._core: C = core
         self._self: RtmConnectSelf | None = None
         self._team: RtmConnectTeam | None = None
         # I/O state, created by connect()
@@ -227,6 +273,13 @@ class Driver:
                         self._log.debug("frame for socket %d dropped: not open", action.conn_id)
                 elif isinstance(action, SendDone):
                     _settle(action.send)
+                elif isinstance(action, SendFrames):
+                    listener = self._listeners.get(action.conn_id)
+                    transport = listener.transport if listener is not None else None
+                    if transport is not None:
+                        send = transport.send
+                        for data in action.frames:
+                            send(_TEXT, data)
                 else:
                     self._do(action)
             actions = core.take_actions()
@@ -247,6 +300,11 @@ class Driver:
         elif kind is CloseSocket:
             assert isinstance(action, CloseSocket)
             self._close_socket(action)
+        elif kind is SendPing:
+            assert isinstance(action, SendPing)
+            listener = self._listeners.get(action.conn_id)
+            if listener is not None and listener.transport is not None:
+                listener.transport.send_ping()
         elif kind is CatchUpNeeded:
             if self._catchup is not None:
                 self._catchup[0].start()
@@ -483,9 +541,7 @@ class Driver:
     async def _open(self, conn_id: int, url: str) -> None:
         loop = self._loop
         assert loop is not None
-        listener = RtmListener(conn_id, self._core.receive_many, self._core.receive_messages,
-                               self._receive_reply, self._batch_done,
-                               self._on_socket_connected, self._on_socket_closed, self._now)
+        listener = self._make_listener(conn_id)
         self._listeners[conn_id] = listener
         self._log.debug("opening WebSocket %d to %s", conn_id, redact_url(url))
         cookie = self._cookie
@@ -513,6 +569,17 @@ class Driver:
             return
         self._open_tasks.pop(conn_id, None)
         self._core.socket_opened(conn_id, loop.time())
+
+    def _after_yield(self) -> Callable[[Event], None] | None:
+        """What to call with each event once an iteration has consumed it (None: nothing;
+        Socket Mode acks there what waits for its consumer). Asked once per iteration."""
+        return None
+
+    def _make_listener(self, conn_id: int) -> RtmListener:
+        """The listener that feeds socket ``conn_id``'s frames to the core."""
+        return RtmListener(conn_id, self._core.receive_many, self._core.receive_messages,
+                           self._receive_reply, self._batch_done,
+                           self._on_socket_connected, self._on_socket_closed, self._now)
 
     def _on_socket_connected(self, conn_id: int, transport: WSTransport) -> None:
         _shed_handshake(transport)

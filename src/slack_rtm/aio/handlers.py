@@ -29,11 +29,18 @@ _NONE: Found = ((), False, None)
 
 
 class HandlerRegistry:
-    """The handlers of one client, by event type."""
+    """The handlers of one client, by event type.
 
-    __slots__ = ("_by_type", "_star", "cache")
+    Args:
+        shortcut: answer a lone sync handler as the third item of :meth:`lookup` (the
+            dispatcher then calls it directly). False when every event must go through the
+            client's ``_handle`` (Socket Mode acks after the handlers).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_by_type", "_shortcut", "_star", "cache")
+
+    def __init__(self, *, shortcut: bool = True) -> None:
+        self._shortcut = shortcut
         self._by_type: dict[str, list[Entry]] = {}
         self._star: list[Entry] = []
         self.cache: dict[str, Found] = {}
@@ -87,7 +94,8 @@ class HandlerRegistry:
         if cached is None:
             entries = (*self._by_type.get(event_type, ()), *self._star)
             only = entries[0] if len(entries) == 1 else None
-            sole = only if only is not None and only[0] is None and not only[2] else None
+            sole = (only if self._shortcut and only is not None and only[0] is None
+                    and not only[2] else None)
             cached = (entries, any(e[2] for e in entries), sole) if entries else _NONE
             self.cache[event_type] = cached
         return cached

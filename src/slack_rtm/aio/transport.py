@@ -34,6 +34,7 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
+_PONG = WSMsgType.PONG
 
 _PREFIX_LEN = len(MESSAGE_PREFIX)
 _REPLY_LEN = len(REPLY_PREFIX)
@@ -54,7 +55,7 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_ws_url(url: str, allow_insecure: bool) -> None:
+def check_ws_url(url: str, allow_insecure: bool, source: str = "rtm.connect") -> None:
     """Refuse a WebSocket URL that is not ``wss://`` (unless loopback or ``allow_insecure``).
 
     Raises:
@@ -65,10 +66,10 @@ def check_ws_url(url: str, allow_insecure: bool) -> None:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        raise TransportError("rtm.connect returned an invalid WebSocket URL") from None
+        raise TransportError(f"{source} returned an invalid WebSocket URL") from None
     if parts.scheme not in ("ws", "wss") or not host:
         raise TransportError(
-            f"rtm.connect returned {redact_url(url)!r}, not a ws:// or wss:// URL"
+            f"{source} returned {redact_url(url)!r}, not a ws:// or wss:// URL"
         )
     if parts.scheme == "ws" and not allow_insecure and not is_loopback(host):
         raise TransportError(
@@ -148,10 +149,11 @@ class RtmListener(WSListener):
         on_connected: called with the transport once the handshake is done.
         on_disconnected: called with ``(conn_id, close code or None, reason)`` at the end.
         clock: the event loop's clock.
+        on_pong: called with ``conn_id`` for each WebSocket pong (Socket Mode's keepalive).
     """
 
     __slots__ = ("_batch_done", "_clock", "_conn_id", "_frames", "_mixed", "_on_connected",
-                 "_on_disconnected", "_parts", "_receive_many", "_receive_messages",
+                 "_on_disconnected", "_on_pong", "_parts", "_receive_many", "_receive_messages",
                  "_receive_reply", "close_code", "close_reason", "transport")
 
     def __init__(
@@ -164,8 +166,10 @@ class RtmListener(WSListener):
         on_connected: Callable[[int, WSTransport], None],
         on_disconnected: Callable[[int, int | None, str], None],
         clock: Callable[[], float],
+        on_pong: Callable[[int], None] | None = None,
     ) -> None:
         self._conn_id = conn_id
+        self._on_pong = on_pong
         self._receive_many = receive_many
         self._receive_messages = receive_messages
         self._receive_reply = receive_reply
@@ -230,7 +234,9 @@ class RtmListener(WSListener):
             self._on_fragment(frame)
         elif msg_type is _CLOSE:
             self._on_close_frame(transport, frame)
-        # PING is answered by picows; an unsolicited PONG needs nothing.
+        elif msg_type is _PONG and self._on_pong is not None:
+            self._on_pong(self._conn_id)
+        # PING is answered by picows; a PONG nobody asked to hear about needs nothing.
 
     def _on_fragment(self, frame: WSFrame) -> None:
         # The rest of a message split across frames (RFC 6455 §5.4): join, then decode once.

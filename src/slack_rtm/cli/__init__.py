@@ -31,7 +31,7 @@ examples:
 """
 
 # Subcommand modules, in the order they appear in --help.
-_COMMANDS: tuple[str, ...] = ("connect", "listen", "send", "emulator", "demo")
+_COMMANDS: tuple[str, ...] = ("connect", "listen", "send", "emulator", "demo", "gateway")
 
 
 def build_parser() -> argparse.ArgumentParser:

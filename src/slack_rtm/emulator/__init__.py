@@ -33,10 +33,25 @@ Controls of :class:`Emulator` (awaitable where they talk to sockets or wait):
   ``post_messages(messages)``, ``set_history_rate_limit(per_minute, max_limit=None,
   method=None)``, ``rate_limit_next_history_calls(n, retry_after=1)``; gaps:
   ``hold_reconnects(user_id, seconds)``, ``drop_and_hold(user_id, seconds, abrupt=True)``.
+- Socket Mode (PROTOCOL §9, :mod:`.socket_mode`): ``app_token``, ``app_id`` (the app;
+  ``apps.connections.open`` takes the app token), ``send_slash_command(command="/cmd",
+  text="", user_id=None, channel_id=None)``, ``send_interaction(payload=None)`` (each returns
+  the envelope id; events people post become ``"events_api"`` envelopes by themselves),
+  ``socket_mode_disconnect(reason, *, close_after=None, connection=None)`` (``"warning"``,
+  ``"refresh_requested"``, ``"link_disabled"``), ``enable_socket_mode()``,
+  ``set_post_rate_limit(per_second, burst=10)`` (``chat.postMessage``),
+  ``prepare_socket_mode_firehose(n)``, ``socket_mode_firehose(n)``; records
+  ``socket_mode_envelopes``, ``socket_mode_acks``, ``socket_mode_unacked``,
+  ``socket_mode_connections``, ``socket_mode_connection_ids``; waits
+  ``wait_socket_mode_connections(n, timeout)``, ``wait_socket_mode_acks(n, timeout)``.
+  ``drop_connections``, ``set_pong``, ``fail_next_connects``, ``rate_limit_next_connects``,
+  ``expire_next_urls`` and ``set_connect_rate_limit`` apply to Socket Mode too.
 - Records and waits: ``received`` (frames clients sent), ``clear_received()``,
   ``connect_log`` / ``connect_calls`` (answered ``rtm.connect`` calls), ``issued_urls`` (the
   WebSocket URLs handed out: credentials, for leak checks), ``state()``,
-  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``.
+  ``wait_for_frame(predicate, timeout)``, ``wait_connections(n, timeout)``;
+  ``live_sockets_by_token()`` and ``token_overlaps`` (every stretch during which two sockets
+  of one token were live at once: a gateway's hand-over, or a bug).
 
 :class:`EmulatorThread` runs it on a background thread with the same controls as blocking
 calls, and their awaitable twins on ``.aio``; the HTTP control API (:mod:`.control`, under
@@ -49,11 +64,13 @@ its own), checked by ``tests/emulator/test_layers.py``::
         |
     server                       Emulator = EmulatorState + the aiohttp server (start, stop)
         |
-    api/  websocket  control     /api/<method>, /websocket/<ticket>, /_emulator/<name>
+    api/  websocket              /api/<method>, /websocket/<ticket>,
+    socket_mode_ws  control      /socket-mode/<ticket>, /_emulator/<name>
         |
     state                        EmulatorState: all the state and the Python controls, built
-        |                        from the mixins faults, browser, resume, history_controls
-    faults  browser  resume  history_controls
+        |                        from the mixins faults, browser, resume, history_controls,
+        |                        socket_mode
+    faults  browser  resume  history_controls  socket_mode
         |
     workspace  records  limits  validate  connection  history  firehose
 
@@ -64,13 +81,17 @@ its own), checked by ``tests/emulator/test_layers.py``::
   event streams).
 - Mixins: :mod:`.faults` (fault injection), :mod:`.browser` (browser sessions, upgrade records,
   refused sockets), :mod:`.resume` (``reconnect_url`` events and resume tickets),
-  :mod:`.history_controls` (history rate limits and gap controls).
+  :mod:`.history_controls` (history rate limits and gap controls), :mod:`.socket_mode` (the
+  app, Socket Mode tickets, sockets, envelopes, acks and redelivery, ``chat.postMessage``'s
+  rate limit).
 - :mod:`.state` (:class:`~slack_rtm.emulator.state.EmulatorState`: the state and every Python
   control).
 - Handlers, on the state: :mod:`.api` (the Web API, one module per family: :mod:`.api.rtm`
-  ``rtm.connect``, :mod:`.api.auth` ``auth.test``, :mod:`.api.conversations` the history
-  methods, :mod:`.api.common` parameters, authentication and JSON answers), :mod:`.websocket`
-  (the RTM session), :mod:`.control` (the HTTP control API).
+  ``rtm.connect``, :mod:`.api.auth` ``auth.test``, :mod:`.api.apps` ``apps.connections.open``,
+  :mod:`.api.chat` ``chat.postMessage``, :mod:`.api.conversations` the history methods,
+  :mod:`.api.common` parameters, authentication and JSON answers), :mod:`.websocket` (the RTM
+  session), :mod:`.socket_mode_ws` (the Socket Mode socket), :mod:`.control` (the HTTP control
+  API).
 - :mod:`.server` (:class:`Emulator`: the state plus the aiohttp app and its lifecycle).
 - :mod:`.thread` (:class:`EmulatorThread`), :mod:`.pytest_plugin` (the ``slack_emulator``
   fixture).
@@ -87,7 +108,14 @@ from slack_rtm.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from slack_rtm.emulator.browser import Upgrade
-    from slack_rtm.emulator.records import BrowserSession, ConnectCall, ReceivedFrame
+    from slack_rtm.emulator.records import (
+        BrowserSession,
+        ConnectCall,
+        ReceivedFrame,
+        SocketModeAck,
+        SocketModeEnvelope,
+        TokenOverlap,
+    )
     from slack_rtm.emulator.server import Emulator
     from slack_rtm.emulator.thread import AsyncControls, EmulatorThread
     from slack_rtm.emulator.websocket import ERRORS
@@ -102,7 +130,10 @@ __all__ = [
     "Emulator",
     "EmulatorThread",
     "ReceivedFrame",
+    "SocketModeAck",
+    "SocketModeEnvelope",
     "Team",
+    "TokenOverlap",
     "Upgrade",
     "User",
     "Workspace",
@@ -116,6 +147,9 @@ _HOMES = {
     "Upgrade": ".browser",
     "ConnectCall": ".records",
     "ReceivedFrame": ".records",
+    "SocketModeAck": ".records",
+    "SocketModeEnvelope": ".records",
+    "TokenOverlap": ".records",
     "Emulator": ".server",
     "AsyncControls": ".thread",
     "EmulatorThread": ".thread",

@@ -23,6 +23,13 @@ route                                          body -> answer
                                                cookie, origin, user_agent}]}``: every WebSocket
                                                upgrade (:class:`~.browser.Upgrade`)
 ``GET /_emulator/issued_urls``                 -> ``{urls}``: :attr:`Emulator.issued_urls`
+``GET /_emulator/token_overlaps?since=0``      -> ``{count, overlaps: [{token_key, user_id,
+                                               start, end, most, conn_ids}], live}``: two
+                                               sockets of one token live at once
+                                               (:attr:`Emulator.token_overlaps`); ``live`` as
+                                               below
+``POST /_emulator/live_sockets_by_token``      -> ``{live: {token_key: n}}`` (keys
+                                               ``<prefix>:<user id>``, never a token)
 ``POST /_emulator/post_message``               ``{user_id, channel_id, text, thread_ts?}`` ->
                                                ``{ts}``
 ``POST /_emulator/inject_event``               ``{event, user_id?}`` -> ``{reached}``
@@ -56,6 +63,33 @@ route                                          body -> answer
 (wait_frame)                                   frame whose JSON has every key/value of ``match``
 =============================================  ==================================================
 
+Socket Mode (PROTOCOL §9; :mod:`.socket_mode`):
+
+==================================================  =============================================
+route                                               body -> answer
+==================================================  =============================================
+``GET /_emulator/socket_mode_acks?since=0``         -> ``{count, acks: [{envelope_id, payload,
+                                                    seconds, retry_attempt, conn_id}]}``
+``GET /_emulator/socket_mode_envelopes?since=0``    -> ``{count, envelopes: [{envelope_id, type,
+                                                    payload, accepts_response_payload,
+                                                    retry_attempt, retry_reason, conn_id,
+                                                    event_id}]}``: every envelope sent
+``GET /_emulator/socket_mode_unacked?since=0``      -> ``{count, envelopes: [...]}``: given up
+``POST /_emulator/send_slash_command``              ``{command?, text?, user_id?, channel_id?}``
+                                                    -> ``{envelope_id}``
+``POST /_emulator/send_interaction``                ``{payload?}`` -> ``{envelope_id}``
+``POST /_emulator/socket_mode_disconnect``          ``{reason, close_after?, connection?}`` ->
+                                                    ``{reached}``
+``POST /_emulator/enable_socket_mode``              after ``link_disabled``
+``POST /_emulator/wait_socket_mode_connections``    ``{n, timeout?}`` ->
+                                                    ``{socket_mode_connections}``
+``POST /_emulator/wait_socket_mode_acks``           ``{n, timeout?}`` -> ``{count}``
+``POST /_emulator/set_post_rate_limit``             ``{per_second, burst?}`` (``per_second:
+                                                    null`` lifts the limit)
+``POST /_emulator/prepare_socket_mode_firehose``    ``{n}`` -> ``{prepared, seconds}``
+``POST /_emulator/socket_mode_firehose``            ``{n}`` -> ``{sent, seconds, cpu_seconds}``
+==================================================  =============================================
+
 History and gaps (PROTOCOL §8; :mod:`.history_controls`):
 
 ==================================================  =============================================
@@ -82,6 +116,7 @@ import msgspec
 from aiohttp import web
 
 from slack_rtm.emulator.records import ReceivedFrame
+from slack_rtm.emulator.socket_mode import POST_BURST
 
 if TYPE_CHECKING:
     from slack_rtm.emulator.state import EmulatorState
@@ -235,6 +270,10 @@ async def _expire_reconnect_urls(emu: EmulatorState, b: Body) -> Body:
     return {"expired": emu.expire_reconnect_urls()}
 
 
+async def _live_sockets(emu: EmulatorState, b: Body) -> Body:
+    return {"live": emu.live_sockets_by_token()}
+
+
 async def _clear(emu: EmulatorState, b: Body) -> Body:
     emu.clear_received()
     return {}
@@ -286,6 +325,60 @@ async def _drop_and_hold(emu: EmulatorState, b: Body) -> Body:
     return {"dropped": dropped}
 
 
+async def _slash(emu: EmulatorState, b: Body) -> Body:
+    envelope_id = await emu.send_slash_command(
+        b.get("command", "/cmd"), b.get("text", ""), b.get("user_id"), b.get("channel_id")
+    )
+    return {"envelope_id": envelope_id}
+
+
+async def _interaction(emu: EmulatorState, b: Body) -> Body:
+    return {"envelope_id": await emu.send_interaction(b.get("payload"))}
+
+
+async def _sm_disconnect(emu: EmulatorState, b: Body) -> Body:
+    reached = await emu.socket_mode_disconnect(
+        _req(b, "reason"), close_after=b.get("close_after"), connection=b.get("connection")
+    )
+    return {"reached": reached}
+
+
+async def _enable_sm(emu: EmulatorState, b: Body) -> Body:
+    emu.enable_socket_mode()
+    return {}
+
+
+async def _wait_sm(emu: EmulatorState, b: Body) -> Body:
+    await emu.wait_socket_mode_connections(_req(b, "n"), b.get("timeout", 5.0))
+    return {"socket_mode_connections": emu.socket_mode_connections}
+
+
+async def _wait_acks(emu: EmulatorState, b: Body) -> Body:
+    await emu.wait_socket_mode_acks(_req(b, "n"), b.get("timeout", 5.0))
+    return {"count": len(emu.socket_mode_acks)}
+
+
+async def _post_rate(emu: EmulatorState, b: Body) -> Body:
+    emu.set_post_rate_limit(_req(b, "per_second"), b.get("burst", POST_BURST))
+    return {}
+
+
+async def _prepare_sm(emu: EmulatorState, b: Body) -> Body:
+    start = time.perf_counter()
+    emu.prepare_socket_mode_firehose(_req(b, "n"))
+    return {"prepared": b["n"], "seconds": time.perf_counter() - start}
+
+
+async def _sm_firehose(emu: EmulatorState, b: Body) -> Body:
+    start, cpu = time.perf_counter(), time.process_time()
+    sent = await emu.socket_mode_firehose(_req(b, "n"))
+    return {
+        "sent": sent,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+    }
+
+
 _ACTIONS: dict[str, Action] = {
     "post_message": _post_message,
     "inject_event": _inject,
@@ -300,6 +393,7 @@ _ACTIONS: dict[str, Action] = {
     "set_token_error": _token_error,
     "set_connect_rate_limit": _connect_rate_limit,
     "clear_received": _clear,
+    "live_sockets_by_token": _live_sockets,
     "prepare_firehose": _prepare,
     "firehose": _firehose,
     "firehose_payloads": _firehose_payloads,
@@ -314,6 +408,15 @@ _ACTIONS: dict[str, Action] = {
     "rate_limit_next_history_calls": _rate_limit_history,
     "hold_reconnects": _hold_reconnects,
     "drop_and_hold": _drop_and_hold,
+    "send_slash_command": _slash,
+    "send_interaction": _interaction,
+    "socket_mode_disconnect": _sm_disconnect,
+    "enable_socket_mode": _enable_sm,
+    "wait_socket_mode_connections": _wait_sm,
+    "wait_socket_mode_acks": _wait_acks,
+    "set_post_rate_limit": _post_rate,
+    "prepare_socket_mode_firehose": _prepare_sm,
+    "socket_mode_firehose": _sm_firehose,
 }
 
 #: Older, shorter route names (kept working).
@@ -374,6 +477,28 @@ def add_routes(emu: EmulatorState, app: web.Application) -> None:
         records = [msgspec.to_builtins(u) for u in emu.upgrades[since:]]
         return _reply({"ok": True, "count": len(emu.upgrades), "upgrades": records})
 
+    def records(name: str, key: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def answer(request: web.Request) -> web.Response:
+            try:
+                since = _since(request)
+            except ValueError as exc:
+                return _reply({"ok": False, "error": str(exc)}, 400)
+            items = getattr(emu, name)
+            out = [msgspec.to_builtins(r) for r in items[since:]]
+            return _reply({"ok": True, "count": len(items), key: out})
+
+        return answer
+
+    async def token_overlaps(request: web.Request) -> web.Response:
+        try:
+            since = _since(request)
+        except ValueError as exc:
+            return _reply({"ok": False, "error": str(exc)}, 400)
+        overlaps = emu.token_overlaps
+        records = [msgspec.to_builtins(o) for o in overlaps[since:]]
+        return _reply({"ok": True, "count": len(overlaps), "overlaps": records,
+                       "live": emu.live_sockets_by_token()})
+
     async def issued_urls(request: web.Request) -> web.Response:
         return _reply({"ok": True, "urls": emu.issued_urls})
 
@@ -403,4 +528,12 @@ def add_routes(emu: EmulatorState, app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/connect_log", connect_log)
     app.router.add_get(f"{PREFIX}/issued_urls", issued_urls)
     app.router.add_get(f"{PREFIX}/upgrades", upgrades)
+    app.router.add_get(f"{PREFIX}/socket_mode_acks", records("socket_mode_acks", "acks"))
+    app.router.add_get(
+        f"{PREFIX}/socket_mode_envelopes", records("socket_mode_envelopes", "envelopes")
+    )
+    app.router.add_get(
+        f"{PREFIX}/socket_mode_unacked", records("socket_mode_unacked", "envelopes")
+    )
+    app.router.add_get(f"{PREFIX}/token_overlaps", token_overlaps)
     app.router.add_post(PREFIX + "/{action}", action)

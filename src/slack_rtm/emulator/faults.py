@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from slack_rtm.emulator.connection import Connection
 from slack_rtm.emulator.limits import WindowLimiter
 from slack_rtm.emulator.validate import check_count, check_number
+
+if TYPE_CHECKING:
+    from slack_rtm.emulator.workspace import User
 
 __all__ = ["FaultControls", "ForcedAnswer"]
 
@@ -39,6 +42,12 @@ class FaultControls:
     _connect_limiters: dict[str, WindowLimiter]
     _token_rate_limits: dict[str, int | None]
     _tasks: set[asyncio.Task[Any]]
+    _sm_conns: dict[int, Connection]
+
+    if TYPE_CHECKING:
+
+        @property
+        def bot(self) -> User: ...  # the Emulator's: the app's bot user, for Socket Mode
 
     @property
     def migrating(self) -> bool:
@@ -104,8 +113,11 @@ class FaultControls:
 
     async def drop_connections(self, abrupt: bool = True, user_id: str | None = None) -> int:
         """Drop every socket (or ``user_id``'s): ``abrupt`` resets TCP with no close frame,
-        otherwise a close frame 1001. Returns how many were dropped."""
+        otherwise a close frame 1001. Socket Mode sockets count as the app's bot user's: they
+        go too without ``user_id`` or with the bot's. Returns how many were dropped."""
         conns = self._targets(user_id)
+        if user_id is None or user_id == self.bot.id:
+            conns += list(self._sm_conns.values())
         if abrupt:
             for conn in conns:
                 conn.abort()
@@ -114,7 +126,8 @@ class FaultControls:
         return len(conns)
 
     def set_pong(self, enabled: bool) -> None:
-        """Answer (``True``) or ignore (``False``) JSON pings and WebSocket protocol pings."""
+        """Answer (``True``) or ignore (``False``) JSON pings and WebSocket protocol pings, on
+        RTM and Socket Mode sockets alike."""
         self.pong_enabled = bool(enabled)
 
     def fail_next_connects(

@@ -43,6 +43,10 @@ class TokenBucket:
             return True
         return False
 
+    def wait(self) -> int:
+        """Whole seconds (at least 1) until the next token, after a refused :meth:`take`."""
+        return max(1, math.ceil((1.0 - self._tokens) / self.rate))
+
 
 class WindowLimiter:
     """At most ``limit`` events per ``window`` seconds (sliding window).

@@ -15,15 +15,22 @@ tests alike:
 - read: ``api_url``, ``base_url``, ``control_url``, ``port``, ``bot_token``, ``bot_user_id``,
   ``user_tokens``, ``team_id``, ``general_channel_id``, ``workspace``, ``received``,
   ``connection_count``, ``connect_calls``, ``connect_log``, ``issued_urls``, ``upgrades``,
-  ``resumes``, ``state()``;
+  ``resumes``, ``app_token``, ``app_id``, ``socket_mode_connections``,
+  ``socket_mode_connection_ids``, ``socket_mode_envelopes``, ``socket_mode_acks``,
+  ``socket_mode_unacked``, ``token_overlaps``,
+  ``live_sockets_by_token()``, ``state()``;
 - act: ``post_message``, ``inject_event``, ``set_presence``, ``send_goodbye``,
   ``start_migration``, ``drop_connections``, ``set_pong``, ``fail_next_connects``,
   ``rate_limit_next_connects``, ``expire_next_urls``, ``set_connect_rate_limit``,
   ``set_token_error``, ``clear_received``, ``prepare_firehose``, ``firehose``,
   ``firehose_payloads``, ``browser_session``, ``refuse_next_sockets``, ``set_reconnect_urls``,
   ``expire_reconnect_urls``, ``post_messages``, ``set_history_rate_limit``,
-  ``rate_limit_next_history_calls``, ``hold_reconnects``, ``drop_and_hold``;
-- wait: ``wait_for_frame``, ``wait_connections``.
+  ``rate_limit_next_history_calls``, ``hold_reconnects``, ``drop_and_hold``,
+  ``send_slash_command``, ``send_interaction``, ``socket_mode_disconnect``,
+  ``enable_socket_mode``, ``set_post_rate_limit``, ``prepare_socket_mode_firehose``,
+  ``socket_mode_firehose``;
+- wait: ``wait_for_frame``, ``wait_connections``, ``wait_socket_mode_connections``,
+  ``wait_socket_mode_acks``.
 
 Async tests whose client shares the test's event loop should await the ``.aio`` twins (same
 names, every control above) when they wait (``await slack_emulator.aio.wait_for_frame(...)``),

@@ -6,13 +6,22 @@ A bottom layer: it imports only :mod:`.workspace` from the emulator.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
 
 from slack_rtm.emulator.workspace import User
 
-__all__ = ["BrowserSession", "ConnectCall", "Grant", "ReceivedFrame"]
+__all__ = [
+    "BrowserSession",
+    "ConnectCall",
+    "Grant",
+    "ReceivedFrame",
+    "SocketModeAck",
+    "SocketModeEnvelope",
+    "TokenOverlap",
+]
 
 
 class ReceivedFrame(msgspec.Struct, frozen=True):
@@ -32,7 +41,7 @@ class ReceivedFrame(msgspec.Struct, frozen=True):
 
 
 class ConnectCall(msgspec.Struct, frozen=True):
-    """One answered ``rtm.connect`` call.
+    """One answered connect call: ``rtm.connect`` or ``apps.connections.open``.
 
     Attributes:
         user_id: the user the token belongs to, or ``None`` (missing or unknown token).
@@ -42,6 +51,8 @@ class ConnectCall(msgspec.Struct, frozen=True):
         params: the parameters received, the token removed.
         cookie: the ``Cookie`` header as received, or ``None``.
         user_agent: the ``User-Agent`` header as received, or ``None``.
+        method: the method called: ``rtm.connect``, or ``apps.connections.open`` (Socket
+            Mode's connect call, whose ``user_id`` is the app's bot user).
     """
 
     user_id: str | None
@@ -51,6 +62,7 @@ class ConnectCall(msgspec.Struct, frozen=True):
     params: dict[str, str] = msgspec.field(default_factory=dict)
     cookie: str | None = None
     user_agent: str | None = None
+    method: str = "rtm.connect"
 
     def __repr__(self) -> str:
         # The cookie is a person's login: never in a repr.
@@ -58,7 +70,7 @@ class ConnectCall(msgspec.Struct, frozen=True):
         return (
             f"ConnectCall(user_id={self.user_id!r}, status={self.status!r}, ok={self.ok!r}, "
             f"error={self.error!r}, params={self.params!r}, cookie={cookie}, "
-            f"user_agent={self.user_agent!r})"
+            f"user_agent={self.user_agent!r}, method={self.method!r})"
         )
 
 
@@ -94,3 +106,75 @@ class Grant(msgspec.Struct, frozen=True):
     presence_sub: bool
     session: BrowserSession | None = None
     resume: bool = False
+
+
+class SocketModeEnvelope(msgspec.Struct, frozen=True):
+    """One Socket Mode envelope the emulator sent (or, in ``socket_mode_unacked``, gave up on).
+
+    Attributes:
+        envelope_id: the envelope's id (a new one for every redelivery).
+        type: ``events_api``, ``slash_commands`` or ``interactive``.
+        payload: the envelope's ``payload`` object.
+        accepts_response_payload: whether the ack may carry a ``payload``.
+        retry_attempt: 0 for the first delivery, 1..3 for redeliveries.
+        retry_reason: ``""`` or ``"timeout"``.
+        conn_id: the Socket Mode connection it went to (``None``: no live socket then).
+        event_id: the ``Ev...`` id of an ``events_api`` payload (kept across redeliveries),
+            else ``None``.
+    """
+
+    envelope_id: str
+    type: str
+    payload: dict[str, Any]
+    accepts_response_payload: bool
+    retry_attempt: int
+    retry_reason: str
+    conn_id: int | None
+    event_id: str | None = None
+
+
+class SocketModeAck(msgspec.Struct, frozen=True):
+    """One acknowledgement a Socket Mode client sent (``{"envelope_id": ...}``).
+
+    Attributes:
+        envelope_id: the envelope acknowledged.
+        payload: the ack's ``payload`` object, or ``None``.
+        seconds: from the first delivery of the envelope's event (or command) to this ack;
+            ``None`` for an envelope the emulator does not track (unknown, or a firehose's).
+        retry_attempt: the ``retry_attempt`` of the envelope acknowledged (``None`` if
+            untracked).
+        conn_id: the connection the ack came on.
+    """
+
+    envelope_id: str
+    payload: dict[str, Any] | None
+    seconds: float | None
+    retry_attempt: int | None
+    conn_id: int
+
+
+class TokenOverlap(msgspec.Struct, frozen=True):
+    """A stretch of time during which two or more sockets of one token were live at once.
+
+    Attributes:
+        token_key: the token as ``<prefix>:<user id>`` (``xoxb:U0BOT``, ``xoxp:U01``,
+            ``xoxc:U01`` for a browser session): never the token itself.
+        user_id: the user the token belongs to.
+        start: ``time.monotonic()`` when the second socket went live.
+        end: ``time.monotonic()`` when fewer than two were left, or ``None`` while it lasts.
+        most: the most sockets live at once during it.
+        conn_ids: the connections involved (the emulator's ids), in order of opening.
+    """
+
+    token_key: str
+    user_id: str
+    start: float
+    end: float | None = None
+    most: int = 2
+    conn_ids: tuple[int, ...] = ()
+
+    def duration(self, now: float | None = None) -> float:
+        """Its length in seconds (up to ``now``, default the current time, while it lasts)."""
+        if self.end is not None:
+            return self.end - self.start
+        return (time.monotonic() if now is None else now) - self.start

@@ -3,7 +3,8 @@
 The top of the emulator's layers: :class:`Emulator` is the state and Python controls of
 :class:`~slack_rtm.emulator.state.EmulatorState` plus the aiohttp server that serves them.
 HTTP and WebSocket share one aiohttp server: ``/api/<method>`` (:mod:`.api`),
-``/websocket/<ticket>`` (:mod:`.websocket`) and the HTTP control API ``/_emulator/...``
+``/websocket/<ticket>`` (:mod:`.websocket`), ``/socket-mode/<ticket>`` (:mod:`.socket_mode_ws`)
+and the HTTP control API ``/_emulator/...``
 (:mod:`.control`). It listens on 127.0.0.1, port 0 (any free port) by default.
 
 Every module it imports sits below it. The single upward reference of the emulator is
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from slack_rtm.emulator import api, control, websocket
+from slack_rtm.emulator import api, control, socket_mode_ws, websocket
 from slack_rtm.emulator.records import Grant
 from slack_rtm.emulator.state import ISSUED_URLS_KEPT, EmulatorState
 
@@ -54,6 +55,10 @@ class Emulator(EmulatorState):
         reconnect_url_ttl: seconds a ``reconnect_url`` event's URL stays valid.
         history_limit: messages kept per conversation for the history methods (PROTOCOL §8),
             replies included; the oldest go first (:mod:`.history_controls`).
+        app_token: pin the app-level token Socket Mode accepts (``xapp-...``); a fresh one by
+            default (:attr:`app_token`; the app's id is :attr:`app_id`).
+        ack_timeout: seconds a Socket Mode envelope waits for its ack before it is redelivered
+            (Slack: 3; :mod:`.socket_mode`).
 
     Raises:
         TypeError, ValueError: on a bad argument.
@@ -79,9 +84,13 @@ class Emulator(EmulatorState):
         async def socket_route(request: web.Request) -> web.StreamResponse:
             return await websocket.handle_websocket(self, request)
 
+        async def socket_mode_route(request: web.Request) -> web.StreamResponse:
+            return await socket_mode_ws.handle_socket_mode(self, request)
+
         app = web.Application()
         app.router.add_route("*", "/api/{method}", api_route)
         app.router.add_get("/websocket/{ticket}", socket_route)
+        app.router.add_get("/socket-mode/{ticket}", socket_mode_route)
         if self.control_api:
             control.add_routes(self, app)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
@@ -105,6 +114,7 @@ class Emulator(EmulatorState):
         if runner is None:
             return
         self._resume_stop()
+        self._socket_mode_stop()
         for task in list(self._tasks):
             task.cancel()
         for conn in list(self._conns.values()):

@@ -2,10 +2,11 @@
 
 :class:`EmulatorState` holds everything the emulator knows (the workspace, tickets and URLs
 handed out, live connections, records, fault settings, history) and every Python control;
-the mixins :mod:`.faults`, :mod:`.browser`, :mod:`.resume` and :mod:`.history_controls` each
-bring one family of controls. The handlers (:mod:`.api`, :mod:`.websocket`, :mod:`.control`)
-work on it; :class:`~slack_rtm.emulator.server.Emulator` adds the aiohttp server on top. This
-module imports nothing from the emulator above it.
+the mixins :mod:`.faults`, :mod:`.browser`, :mod:`.resume`, :mod:`.history_controls` and
+:mod:`.socket_mode` each bring one family of controls. The handlers (:mod:`.api`,
+:mod:`.websocket`, :mod:`.socket_mode_ws`, :mod:`.control`) work on it;
+:class:`~slack_rtm.emulator.server.Emulator` adds the aiohttp server on top. This module imports
+nothing from the emulator above it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
@@ -28,8 +30,15 @@ from slack_rtm.emulator.faults import FaultControls, ForcedAnswer
 from slack_rtm.emulator.history import HISTORY_LIMIT
 from slack_rtm.emulator.history_controls import HistoryControls
 from slack_rtm.emulator.limits import TokenBucket, TsClock, WindowLimiter
-from slack_rtm.emulator.records import BrowserSession, ConnectCall, Grant, ReceivedFrame
+from slack_rtm.emulator.records import (
+    BrowserSession,
+    ConnectCall,
+    Grant,
+    ReceivedFrame,
+    TokenOverlap,
+)
 from slack_rtm.emulator.resume import ResumeControls
+from slack_rtm.emulator.socket_mode import ACK_TIMEOUT, SocketModeControls
 from slack_rtm.emulator.validate import check_count, check_number
 from slack_rtm.emulator.workspace import Presence, User, Workspace
 
@@ -39,7 +48,9 @@ __all__ = ["ISSUED_URLS_KEPT", "EmulatorState"]
 ISSUED_URLS_KEPT = 10_000
 
 
-class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryControls):
+class EmulatorState(
+    FaultControls, BrowserControls, ResumeControls, HistoryControls, SocketModeControls
+):
     """The emulator's state and Python controls: what the handlers and the controls share.
 
     It takes the constructor arguments documented on
@@ -68,6 +79,8 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         reconnect_url_interval: float | None = 3.0,
         reconnect_url_ttl: float = 60.0,
         history_limit: int = HISTORY_LIMIT,
+        app_token: str | None = None,
+        ack_timeout: float = ACK_TIMEOUT,
     ) -> None:
         if workspace is not None and not isinstance(workspace, Workspace):
             raise TypeError("workspace must be a Workspace")
@@ -106,6 +119,10 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         self.token_errors: dict[str, str] = {}
         self.pong_enabled = True
         self._conns: dict[int, Connection] = {}
+        self._conn_tokens: dict[int, str] = {}  # conn id -> token key (never the token)
+        self._token_conns: dict[str, list[int]] = {}  # token key -> live conn ids
+        self._overlaps: list[TokenOverlap] = []
+        self._open_overlap: dict[str, int] = {}  # token key -> index in _overlaps
         self._next_conn_id = 1
         self._tickets: dict[str, Grant | None] = {}
         self._issued_urls: deque[str] = deque(maxlen=ISSUED_URLS_KEPT)
@@ -120,6 +137,7 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         self._tasks: set[asyncio.Task[Any]] = set()
         self._prepared: dict[int, list[_firehose.Chunk]] = {}
         self._init_history(history_limit)
+        self._init_socket_mode(app_token, ack_timeout)
 
     # -- addresses and defaults --------------------------------------------------------------
 
@@ -282,14 +300,63 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         )
         self._next_conn_id += 1
         self._conns[conn.id] = conn
+        self._token_opened(conn.id, grant)
         self._notify()
         return conn
 
     def close_connection(self, conn: Connection) -> None:
         """Forget a connection whose handler ended."""
         self.forget_connection(conn.id)
+        self._token_closed(conn.id)
         if self._conns.pop(conn.id, None) is not None:
             self._notify()
+
+    # -- live sockets per token (two holders of one token: TokenOverlap) ----------------------
+
+    def _token_opened(self, conn_id: int, grant: Grant) -> None:
+        token = grant.session.token if grant.session is not None else grant.user.token
+        key = f"{token[:4]}:{grant.user.id}"
+        self._conn_tokens[conn_id] = key
+        live = self._token_conns.setdefault(key, [])
+        live.append(conn_id)
+        if len(live) < 2:
+            return
+        index = self._open_overlap.get(key)
+        if index is None:
+            self._open_overlap[key] = len(self._overlaps)
+            self._overlaps.append(TokenOverlap(key, grant.user.id, time.monotonic(),
+                                               most=len(live), conn_ids=tuple(live)))
+        else:
+            old = self._overlaps[index]
+            self._overlaps[index] = msgspec.structs.replace(
+                old, most=max(old.most, len(live)), conn_ids=(*old.conn_ids, conn_id))
+
+    def _token_closed(self, conn_id: int) -> None:
+        key = self._conn_tokens.pop(conn_id, None)
+        if key is None:
+            return
+        live = self._token_conns.get(key, [])
+        if conn_id in live:
+            live.remove(conn_id)
+        if not live:
+            self._token_conns.pop(key, None)
+        index = self._open_overlap.get(key)
+        if index is not None and len(live) < 2:
+            del self._open_overlap[key]
+            self._overlaps[index] = msgspec.structs.replace(self._overlaps[index],
+                                                            end=time.monotonic())
+
+    def live_sockets_by_token(self) -> dict[str, int]:
+        """How many sockets are live per token, keyed ``<prefix>:<user id>`` (``xoxb:U0BOT``;
+        never the token itself); tokens without a live socket are left out."""
+        return {key: len(conns) for key, conns in self._token_conns.items()}
+
+    @property
+    def token_overlaps(self) -> list[TokenOverlap]:
+        """A copy of every stretch during which two or more sockets of one token were live at
+        once (:class:`~slack_rtm.emulator.records.TokenOverlap`), oldest first; the last of a
+        token has ``end=None`` while it lasts."""
+        return list(self._overlaps)
 
     def take_write(self, conn: Connection) -> bool:
         """Whether the connection may send one more message now (spends from its bucket)."""
@@ -327,12 +394,15 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
     async def deliver_to_channel(
         self, event: dict[str, Any], channel_id: str, *, exclude_user: str | None = None
     ) -> int:
-        """Send an event to every socket of the channel's members; returns sockets reached.
-        A ``message`` event is recorded in :attr:`history` first."""
+        """Send an event to every RTM socket of the channel's members; returns sockets reached.
+        A ``message`` event is recorded in :attr:`history` first; if the app's bot is a member,
+        the event also goes to one Socket Mode socket (:mod:`.socket_mode`)."""
         self.workspace.channel(channel_id)  # raises for an unknown channel, as members() did
         if event.get("type") == "message":
             self.record_message(event)
         is_member = self.workspace.is_member
+        if self._sm_conns:  # Socket Mode: one envelope for the app (its own posts included)
+            self.socket_mode_event(event, channel_id)
         skip = None if self.echo_own_messages else exclude_user
         targets = [c for c in self._conns.values()
                    if c.user.id != skip and is_member(channel_id, c.user.id)]
@@ -396,7 +466,9 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         return str(event["ts"])
 
     async def inject_event(self, event: dict[str, Any], user_id: str | None = None) -> int:
-        """Send any event to every socket (or only ``user_id``'s); returns sockets reached.
+        """Send any event to every RTM socket (or only ``user_id``'s); returns RTM sockets
+        reached. Without ``user_id`` (or with the app's bot's) it also goes to one Socket Mode
+        socket as an ``events_api`` envelope (:mod:`.socket_mode`).
         A ``message`` event of a known ``channel`` with a valid ``ts`` is also recorded in
         :attr:`history` (``message_changed``/``message_deleted`` edit or remove a stored one).
 
@@ -408,6 +480,8 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
         if user_id is not None:
             self.workspace.user(user_id)
         self.record_message(event)
+        if self._sm_conns and (user_id is None or user_id == self.bot.id):
+            self.socket_mode_event(event, None)
         return await self._send_all(self._targets(user_id), event)
 
     async def set_presence(self, user_id: str, presence: Presence) -> int:
@@ -513,6 +587,8 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
                 for c in self._conns.values()
             ],
             "connect_calls": self.connect_calls,
+            "live_sockets_by_token": self.live_sockets_by_token(),
+            "token_overlap_count": len(self._overlaps),
             "issued_url_count": len(self._issued_urls),
             "expire_next_urls": self._expire_next,
             "received_count": len(self.received),
@@ -521,5 +597,6 @@ class EmulatorState(FaultControls, BrowserControls, ResumeControls, HistoryContr
             "process_cpu_seconds": time.process_time(),
             **self.browser_state(),
             **self.resume_state(),
+            **self.socket_mode_state(),
             "workspace": self.workspace.to_dict(),
         }

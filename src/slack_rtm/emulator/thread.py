@@ -14,8 +14,16 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from slack_rtm.emulator.browser import Upgrade
-from slack_rtm.emulator.records import BrowserSession, ConnectCall, ReceivedFrame
+from slack_rtm.emulator.records import (
+    BrowserSession,
+    ConnectCall,
+    ReceivedFrame,
+    SocketModeAck,
+    SocketModeEnvelope,
+    TokenOverlap,
+)
 from slack_rtm.emulator.server import Emulator
+from slack_rtm.emulator.socket_mode import POST_BURST
 from slack_rtm.emulator.workspace import Presence, Workspace
 from slack_rtm.loop_thread import LoopThread
 
@@ -196,9 +204,53 @@ class EmulatorThread:
         return self._sync(lambda: list(self.emulator.upgrades))
 
     @property
+    def token_overlaps(self) -> list[TokenOverlap]:
+        """A copy of the overlaps of one token's sockets; see :attr:`Emulator.token_overlaps`."""
+        return self._sync(lambda: self.emulator.token_overlaps)
+
+    def live_sockets_by_token(self) -> dict[str, int]:
+        """See :meth:`Emulator.live_sockets_by_token`."""
+        return self._sync(self.emulator.live_sockets_by_token)
+
+    @property
     def resumes(self) -> int:
         """How many connections opened with a ``reconnect_url`` event's URL."""
         return self._sync(lambda: self.emulator.resumes)
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token Socket Mode accepts (``xapp-...``)."""
+        return self.emulator.app_token
+
+    @property
+    def app_id(self) -> str:
+        """The emulated app's id (``A...``)."""
+        return self.emulator.app_id
+
+    @property
+    def socket_mode_connections(self) -> int:
+        """How many Socket Mode sockets are open."""
+        return self._sync(lambda: self.emulator.socket_mode_connections)
+
+    @property
+    def socket_mode_connection_ids(self) -> list[int]:
+        """The ids of the open Socket Mode sockets."""
+        return self._sync(lambda: self.emulator.socket_mode_connection_ids)
+
+    @property
+    def socket_mode_envelopes(self) -> list[SocketModeEnvelope]:
+        """A copy of the Socket Mode envelopes sent."""
+        return self._sync(lambda: list(self.emulator.socket_mode_envelopes))
+
+    @property
+    def socket_mode_acks(self) -> list[SocketModeAck]:
+        """A copy of the Socket Mode acks received."""
+        return self._sync(lambda: list(self.emulator.socket_mode_acks))
+
+    @property
+    def socket_mode_unacked(self) -> list[SocketModeEnvelope]:
+        """A copy of the Socket Mode envelopes given up unacknowledged."""
+        return self._sync(lambda: list(self.emulator.socket_mode_unacked))
 
     def state(self) -> dict[str, Any]:
         """See :meth:`Emulator.state`."""
@@ -331,6 +383,54 @@ class EmulatorThread:
         """See :meth:`Emulator.drop_and_hold`."""
         return self.call(self.emulator.drop_and_hold(user_id, seconds, abrupt=abrupt))
 
+    def send_slash_command(
+        self,
+        command: str = "/cmd",
+        text: str = "",
+        user_id: str | None = None,
+        channel_id: str | None = None,
+    ) -> str:
+        """See :meth:`Emulator.send_slash_command`."""
+        return self.call(self.emulator.send_slash_command(command, text, user_id, channel_id))
+
+    def send_interaction(self, payload: dict[str, Any] | None = None) -> str:
+        """See :meth:`Emulator.send_interaction`."""
+        return self.call(self.emulator.send_interaction(payload))
+
+    def socket_mode_disconnect(
+        self, reason: str, *, close_after: float | None = None, connection: int | None = None
+    ) -> int:
+        """See :meth:`Emulator.socket_mode_disconnect`."""
+        return self.call(
+            self.emulator.socket_mode_disconnect(
+                reason, close_after=close_after, connection=connection
+            )
+        )
+
+    def enable_socket_mode(self) -> None:
+        """See :meth:`Emulator.enable_socket_mode`."""
+        self._sync(self.emulator.enable_socket_mode)
+
+    def wait_socket_mode_connections(self, n: int, timeout: float = 5.0) -> None:
+        """See :meth:`Emulator.wait_socket_mode_connections`."""
+        self.call(self.emulator.wait_socket_mode_connections(n, timeout), timeout + _SLACK)
+
+    def wait_socket_mode_acks(self, n: int, timeout: float = 5.0) -> None:
+        """See :meth:`Emulator.wait_socket_mode_acks`."""
+        self.call(self.emulator.wait_socket_mode_acks(n, timeout), timeout + _SLACK)
+
+    def set_post_rate_limit(self, per_second: float | None, burst: int = POST_BURST) -> None:
+        """See :meth:`Emulator.set_post_rate_limit`."""
+        self._sync(lambda: self.emulator.set_post_rate_limit(per_second, burst))
+
+    def prepare_socket_mode_firehose(self, n: int) -> None:
+        """See :meth:`Emulator.prepare_socket_mode_firehose`."""
+        self._sync(lambda: self.emulator.prepare_socket_mode_firehose(n))
+
+    def socket_mode_firehose(self, n: int, timeout: float = 300.0) -> int:
+        """See :meth:`Emulator.socket_mode_firehose`."""
+        return self.call(self.emulator.socket_mode_firehose(n), timeout)
+
 
 class AsyncControls:
     """Awaitable twins of the :class:`EmulatorThread` controls, for code on another loop.
@@ -414,6 +514,10 @@ class AsyncControls:
         """See :meth:`Emulator.clear_received`."""
         await self._sync(self._owner.emulator.clear_received)
 
+    async def live_sockets_by_token(self) -> dict[str, int]:
+        """See :meth:`Emulator.live_sockets_by_token`."""
+        return await self._sync(self._owner.emulator.live_sockets_by_token)
+
     async def wait_for_frame(
         self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 5.0
     ) -> ReceivedFrame:
@@ -484,3 +588,55 @@ class AsyncControls:
         return await self._run(
             self._owner.emulator.drop_and_hold(user_id, seconds, abrupt=abrupt)
         )
+
+    async def send_slash_command(
+        self,
+        command: str = "/cmd",
+        text: str = "",
+        user_id: str | None = None,
+        channel_id: str | None = None,
+    ) -> str:
+        """See :meth:`Emulator.send_slash_command`."""
+        return await self._run(
+            self._owner.emulator.send_slash_command(command, text, user_id, channel_id)
+        )
+
+    async def send_interaction(self, payload: dict[str, Any] | None = None) -> str:
+        """See :meth:`Emulator.send_interaction`."""
+        return await self._run(self._owner.emulator.send_interaction(payload))
+
+    async def socket_mode_disconnect(
+        self, reason: str, *, close_after: float | None = None, connection: int | None = None
+    ) -> int:
+        """See :meth:`Emulator.socket_mode_disconnect`."""
+        return await self._run(
+            self._owner.emulator.socket_mode_disconnect(
+                reason, close_after=close_after, connection=connection
+            )
+        )
+
+    async def enable_socket_mode(self) -> None:
+        """See :meth:`Emulator.enable_socket_mode`."""
+        await self._sync(self._owner.emulator.enable_socket_mode)
+
+    async def wait_socket_mode_connections(self, n: int, timeout: float = 5.0) -> None:
+        """See :meth:`Emulator.wait_socket_mode_connections`."""
+        await self._run(self._owner.emulator.wait_socket_mode_connections(n, timeout))
+
+    async def wait_socket_mode_acks(self, n: int, timeout: float = 5.0) -> None:
+        """See :meth:`Emulator.wait_socket_mode_acks`."""
+        await self._run(self._owner.emulator.wait_socket_mode_acks(n, timeout))
+
+    async def set_post_rate_limit(
+        self, per_second: float | None, burst: int = POST_BURST
+    ) -> None:
+        """See :meth:`Emulator.set_post_rate_limit`."""
+        await self._sync(lambda: self._owner.emulator.set_post_rate_limit(per_second, burst))
+
+    async def prepare_socket_mode_firehose(self, n: int) -> None:
+        """See :meth:`Emulator.prepare_socket_mode_firehose`."""
+        await self._sync(lambda: self._owner.emulator.prepare_socket_mode_firehose(n))
+
+    async def socket_mode_firehose(self, n: int) -> int:
+        """See :meth:`Emulator.socket_mode_firehose`."""
+        return await self._run(self._owner.emulator.socket_mode_firehose(n))

@@ -26,8 +26,18 @@ as Slack sent it (``{"ok": true, "reply_to", "ts", "text"}`` or ``{"ok": false, 
 "error": {"code", "msg"}}``); when the outcome is unknown (no ack in time, the socket lost) it
 is :func:`outcome_unknown_reply` ``{"ok": false, "error": {"code": -1, "msg": "outcome
 unknown: ..."}}``; a request that is not a valid :class:`SendRequest` gets
-:func:`bad_request_reply` (code :data:`BAD_REQUEST_CODE`). No holder: NATS "no responders",
-for the caller to retry.
+:func:`bad_request_reply` (code :data:`BAD_REQUEST_CODE`); a send the session refused before
+writing anything (its send queue full, or not live) gets :func:`not_sent_reply` (code
+:data:`NOT_SENT_CODE`: nothing was posted, retry later). No holder: NATS "no responders", for
+the caller to retry. Holders subscribe in the queue group :data:`SEND_QUEUE_GROUP`, so that of
+two holders (a hand-over, two bots of one team) exactly one answers a request.
+
+**Not published** (:data:`NOT_PUBLISHED`): protocol chatter and anything that may hold a
+credential: ``hello``, ``goodbye``, ``pong``, ``reconnect_url`` (its URL is a credential),
+``team_migration_started``, ``error`` (socket-level errors), replies (``reply``: acks of the
+session's own sends), frames that are not JSON events (``malformed``), and the client's own
+lifecycle events (``connecting``, ``connected``, ``reconnecting``, ``disconnected``,
+``closed``, ``handler_error``, ``catch_up``).
 
 **State in JetStream KV** (buckets created by the gateway when absent):
 
@@ -64,10 +74,13 @@ __all__ = [
     "HEADER_MSG_ID",
     "HEADER_SESSION",
     "HEADER_TEAM",
+    "NOT_PUBLISHED",
+    "NOT_SENT_CODE",
     "OUTCOME_UNKNOWN_CODE",
     "PROCESSES_BUCKET",
     "REGISTRATIONS_BUCKET",
     "SEND_PREFIX",
+    "SEND_QUEUE_GROUP",
     "STREAM",
     "Assignment",
     "ContractError",
@@ -85,6 +98,7 @@ __all__ = [
     "event_subject",
     "kv_key",
     "message_id",
+    "not_sent_reply",
     "outcome_unknown_reply",
     "parse_event_headers",
     "send_subject",
@@ -121,6 +135,24 @@ OUTCOME_UNKNOWN_CODE: Final = -1
 
 BAD_REQUEST_CODE: Final = -2
 """``error.code`` of a send reply to a request that is not a valid :class:`SendRequest`."""
+
+NOT_SENT_CODE: Final = -3
+"""``error.code`` of a send reply when the session refused the send before writing it (its send
+queue is full, or it is not live): nothing was posted; the caller may retry later."""
+
+SEND_QUEUE_GROUP: Final = "slack_rtm_senders"
+"""The NATS queue group every holder subscribes to the send subjects in: one request, one
+answer, even while two holders overlap (make-before-break) or two bots share a team."""
+
+NOT_PUBLISHED: Final = frozenset({
+    "hello", "goodbye", "pong", "reconnect_url", "team_migration_started", "error",
+    "reply", "malformed",
+    "connecting", "connected", "reconnecting", "disconnected", "closed", "handler_error",
+    "catch_up",
+})
+"""Event types a gateway never publishes: protocol chatter, replies to its own sends, frames
+that are not events, the client's lifecycle events, and ``reconnect_url`` (its URL is a
+credential). Everything else a session receives is published."""
 
 Kind = Literal["bot", "user", "browser"]
 """What a registration logs in as: a bot token, a person's ``xoxp-`` token, or a browser
@@ -300,6 +332,11 @@ def bad_request_reply(reason: str) -> bytes:
     return _encode({"ok": False, "error": {"code": BAD_REQUEST_CODE, "msg": reason}})
 
 
+def not_sent_reply(reason: str) -> bytes:
+    """The reply to a send the session refused before writing it (``reason``: never a secret)."""
+    return _encode({"ok": False, "error": {"code": NOT_SENT_CODE, "msg": f"not sent: {reason}"}})
+
+
 # --- KV records -----------------------------------------------------------------------------
 
 _KV_SAFE = re.compile(r"[^A-Za-z0-9_\-]")
@@ -344,10 +381,17 @@ class ProcessLease(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Assignment(msgspec.Struct, frozen=True, kw_only=True):
-    """Who holds a registration (:data:`ASSIGNMENTS_BUCKET`, key = registration id)."""
+    """Who holds a registration (:data:`ASSIGNMENTS_BUCKET`, key = registration id).
+
+    ``holder`` is the holding process's name; an empty ``holder`` with ``failed`` set marks a
+    registration whose session ended by itself (a revoked token, ...): nobody holds it and no
+    process opens it again until the registration changes (``failed`` is the registration's KV
+    revision that failed).
+    """
 
     holder: str
     since: float = 0.0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,15 @@
 The core (:mod:`slack_rtm.session.core`) never does I/O. After each call into it the driver
 takes the actions it produced (:meth:`SessionCore.take_actions`) and carries them out in order:
 
-- :class:`CallConnect` — call ``rtm.connect``; report with ``connect_succeeded`` /
-  ``connect_failed``.
+- :class:`CallConnect` — call ``rtm.connect`` (``apps.connections.open`` for Socket Mode);
+  report with ``connect_succeeded`` / ``connect_failed``.
 - :class:`OpenSocket` — open a WebSocket to ``url``; report ``socket_opened`` /
   ``socket_failed``, frames with ``receive``, the end with ``socket_closed``.
-- :class:`SendFrame` — write ``data`` as one text frame on socket ``conn_id``.
+- :class:`SendFrame` — write ``data`` as one text frame on socket ``conn_id``;
+  :class:`SendFrames` several, in order.
 - :class:`CloseSocket` — send a close frame (or abort) and close socket ``conn_id``.
+- :class:`SendPing` — send a WebSocket ping on socket ``conn_id`` (Socket Mode's keepalive);
+  report the pong with ``pong_received``.
 - :class:`SendDone` — ``send`` has its outcome: wake whoever waits for it. (Not for a send that
   :meth:`~slack_rtm.session.core.SessionCore.receive_reply` settles: it returns that send.)
 - :class:`CatchUpNeeded` — ``hello`` after a gap: a client with catch-up on fetches what it
@@ -31,6 +34,8 @@ __all__ = [
     "Send",
     "SendDone",
     "SendFrame",
+    "SendFrames",
+    "SendPing",
     "Stop",
 ]
 
@@ -135,6 +140,33 @@ class SendFrame:
         return f"SendFrame(conn_id={self.conn_id}, {len(self.data)} bytes)"
 
 
+class SendFrames:
+    """Write each of ``frames`` as one text frame on socket ``conn_id``, in order (the acks of
+    one read buffer, handed over in one action)."""
+
+    __slots__ = ("conn_id", "frames")
+
+    def __init__(self, conn_id: int, frames: list[bytes]) -> None:
+        self.conn_id = conn_id
+        self.frames = frames
+
+    def __repr__(self) -> str:
+        return f"SendFrames(conn_id={self.conn_id}, {len(self.frames)} frames)"
+
+
+class SendPing:
+    """Send a WebSocket ping on socket ``conn_id`` (Socket Mode keeps its sockets alive with
+    WebSocket pings, not JSON ones: PROTOCOL.md §9)."""
+
+    __slots__ = ("conn_id",)
+
+    def __init__(self, conn_id: int) -> None:
+        self.conn_id = conn_id
+
+    def __repr__(self) -> str:
+        return f"SendPing(conn_id={self.conn_id})"
+
+
 class CloseSocket:
     """Close socket ``conn_id``: a close frame with ``code``/``reason`` then close, or abort."""
 
@@ -191,5 +223,6 @@ class Stop:
         return f"Stop(error={self.error!r})"
 
 
-Action = CallConnect | OpenSocket | SendFrame | CloseSocket | SendDone | CatchUpNeeded | Stop
+Action = (CallConnect | OpenSocket | SendFrame | SendFrames | SendPing | CloseSocket | SendDone
+          | CatchUpNeeded | Stop)
 """Everything the core may ask of its driver."""

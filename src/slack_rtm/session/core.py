@@ -28,7 +28,6 @@ from typing import Any, Final
 
 from slack_rtm import codes
 from slack_rtm.errors import (
-    ApiError,
     ConnectionClosedError,
     RtmConnectErrorSchemaError,
     SocketAuthError,
@@ -64,6 +63,8 @@ from slack_rtm.session.events import (
     decode_reply_frame,
 )
 from slack_rtm.session.limits import check_text
+from slack_rtm.session.policy import Attempts, check_ping_lead, fatal_code, retry_after
+from slack_rtm.session.policy import describe as _describe
 from slack_rtm.session.sends import SendBook, check_ids, check_str, encode, reply_code_msg
 from slack_rtm.session.state import State, StateMachine
 
@@ -138,11 +139,12 @@ class SessionCore:
     """
 
     __slots__ = (
-        "_actions", "_attempts", "_auth_refusals", "_closing_current", "_closing_reason",
-        "_conn_seq", "_conns", "_current", "_dedup", "_dedup_until", "_failures", "_gap",
+        "_actions", "_auth_refusals", "_closing_current", "_closing_reason",
+        "_conn_seq", "_conns", "_current", "_dedup", "_dedup_until", "_gap",
         "_hello_deadline", "_last_rx", "_log", "_old", "_opening", "_paused", "_ping_after",
         "_ping_id", "_ping_sent_at", "_presence", "_rand", "_reported", "_resume", "_resuming",
-        "_retry_at", "_sends", "_sm", "_step", "config", "error", "events", "timers_dirty",
+        "_retry_at", "_sends", "_sm", "_step", "_tries", "config", "error", "events",
+        "timers_dirty",
     )
 
     def __init__(
@@ -172,8 +174,7 @@ class SessionCore:
         self._step: str | None = None
         self._retry_at: float | None = None
         self._hello_deadline: float | None = None
-        self._failures = 0
-        self._attempts = 0
+        self._tries = Attempts(self.config.backoff, self.config.max_attempts)  # policy.py
         self._auth_refusals = 0  # in-band 401s in a row
         self._gap: bool | None = None  # None: no hello yet; True: the live socket was lost
         # fast resume: the last reconnect_url of the live socket and when it came (§3.7)
@@ -249,6 +250,11 @@ class SessionCore:
         return self._sends.count
 
     @property
+    def last_received(self) -> float:
+        """The ``now`` of the last frame received on any socket (0.0 before the first)."""
+        return self._last_rx
+
+    @property
     def ping_lead(self) -> float:
         """How much earlier than ``ping_interval`` of silence a keepalive ping may go out
         (0 by default: exactly then).
@@ -268,12 +274,8 @@ class SessionCore:
 
     @ping_lead.setter
     def ping_lead(self, seconds: float) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise TypeError(f"ping_lead must be a number, got {type(seconds).__name__}")
-        if not 0 <= seconds < self.config.ping_interval / 2:  # also refuses NaN
-            raise ValueError("ping_lead must be >= 0 and less than half of ping_interval, "
-                             f"got {seconds!r}")
-        self._ping_after = self.config.ping_interval - float(seconds)
+        lead = check_ping_lead(seconds, self.config.ping_interval)
+        self._ping_after = self.config.ping_interval - lead
         self.timers_dirty = True
 
     def next_deadline(self) -> float | None:
@@ -354,18 +356,18 @@ class SessionCore:
         if self._step != _API or not self._sm.is_open:
             return
         self._step = None
-        if isinstance(error, RtmConnectErrorSchemaError) and codes.is_fatal(error.error):
-            self._log.error("rtm.connect failed with %r: not retrying", error.error)
-            self._shutdown(now, f"rtm.connect failed: {error.error}", error)
+        fatal = fatal_code(error)
+        if fatal is not None:
+            self._log.error("rtm.connect failed with %r: not retrying", fatal)
+            self._shutdown(now, f"rtm.connect failed: {fatal}", error)
             return
-        retry_after = error.retry_after if isinstance(error, ApiError) else None
         extra = 0.0
         if isinstance(error, RtmConnectErrorSchemaError) and (
             error.error == codes.MIGRATION_IN_PROGRESS
         ):
             extra = self.config.migration_delay
         self._schedule_retry(now, f"rtm.connect failed: {_describe(error)}", error,
-                             retry_after=retry_after, extra=extra)
+                             retry_after=retry_after(error), extra=extra)
 
     def socket_opened(self, conn_id: int, now: float) -> None:
         """The WebSocket handshake of ``conn_id`` completed (the hello may already be in)."""
@@ -567,8 +569,7 @@ class SessionCore:
         self._step = None
         self._hello_deadline = None
         self._resuming = False
-        attempt = self._attempts + 1
-        self._attempts = 0
+        attempt = self._tries.succeeded()
         self._ping_id = None
         self._last_rx = now
         self._sm.to(State.CONNECTED, f"hello on socket {conn_id}")
@@ -689,7 +690,7 @@ class SessionCore:
                    and now - conn.hello_at >= self.config.healthy_after)
         self._sm.to(State.RECONNECTING, why)
         if healthy:
-            self._failures = 0
+            self._tries.reset_backoff()
             self._auth_refusals = 0
             self.events.append(Reconnecting(delay=0.0, attempt=1, reason=why))
             self._begin_attempt(now)
@@ -702,7 +703,7 @@ class SessionCore:
         if self._resuming:
             self._resuming = False
             self._log.info("fast resume failed (%s): calling rtm.connect", why)
-            attempt = self._attempts + 1
+            attempt = self._tries.next_number
             self.events.append(Reconnecting(delay=0.0, attempt=attempt,
                                             reason=f"fast resume failed: {why}"))
             self._begin_attempt(now)
@@ -711,16 +712,12 @@ class SessionCore:
 
     def _schedule_retry(self, now: float, why: str, error: BaseException | None, *,
                         retry_after: float | None = None, extra: float = 0.0) -> None:
-        cfg = self.config
-        self._attempts += 1
-        if cfg.max_attempts is not None and self._attempts >= cfg.max_attempts:
-            err = error if error is not None else ConnectionClosedError(
-                f"gave up after {self._attempts} failed connection attempts: {why}")
-            self._shutdown(now, f"gave up after {self._attempts} attempts", err)
+        tries = self._tries
+        delay, gave_up = tries.failed(why, error, self._rand, retry_after, extra)
+        if gave_up is not None:
+            self._shutdown(now, f"gave up after {tries.attempts} attempts", gave_up)
             return
-        delay = cfg.backoff.delay(self._failures, self._rand(), retry_after) + extra
-        self._failures += 1
-        attempt = self._attempts + 1
+        attempt = tries.next_number
         if self._sm.state is State.CONNECTED:
             self._sm.to(State.RECONNECTING, why)
         self._log.info("reconnecting in %.3f s (attempt %d): %s", delay, attempt, why)
@@ -733,7 +730,7 @@ class SessionCore:
 
     def _begin_attempt(self, now: float) -> None:
         self._retry_at = None
-        attempt = self._attempts + 1
+        attempt = self._tries.next_number
         resume = self._resume
         if resume is not None:
             self._resume = None  # single-use, whatever happens
@@ -945,11 +942,6 @@ class SessionCore:
         conn_id = self._current
         if conn_id is not None and self._sm.state is State.CONNECTED:
             self._sends.flush(conn_id, now)
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _error_code_msg(item: ErrorEvent) -> tuple[int | None, str]:

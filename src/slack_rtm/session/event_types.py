@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 from msgspec.structs import force_setattr
 
 from slack_rtm.redact import redact_url
+
+if TYPE_CHECKING:
+    from slack_rtm.session.envelope_types import Envelope
 
 __all__ = [
     "Edited",
@@ -83,9 +86,11 @@ def decode_raw(frame: bytes | str) -> dict[str, Any]:
 class _FrameSlots:
     # Not struct fields: never decoded from, encoded to or compared in JSON. ``_frame`` is the
     # frame text the event came from; ``_raw`` caches its decoded dict once ``.raw`` is read;
-    # ``_backfilled`` is set (True) only on messages fetched from history by catch-up.
-    __slots__ = ("_backfilled", "_frame", "_raw")
+    # ``_backfilled`` is set (True) only on messages fetched from history by catch-up;
+    # ``_envelope`` only on events that came in a Socket Mode envelope.
+    __slots__ = ("_backfilled", "_envelope", "_frame", "_raw")
     _backfilled: bool
+    _envelope: Any  # an Envelope (msgspec resolves these annotations: no forward reference)
     _frame: bytes | str
     _raw: dict[str, Any]
 
@@ -127,6 +132,12 @@ class Event(
         except AttributeError:
             return _encode_json(self.raw)
         return frame if isinstance(frame, bytes) else frame.encode()
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The Socket Mode envelope this event came in (``envelope_id``, ``event_id``,
+        ``retry_attempt``, ...); None for RTM events and events the client makes itself."""
+        return getattr(self, "_envelope", None)
 
     @property
     def raw(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from slack_rtm.redact import redact_text
 from slack_rtm.session import channel_events as _channel_events
 from slack_rtm.session import event_types as _event_types
 from slack_rtm.session.channel_events import *  # noqa: F403 - re-exported, see __all__
+from slack_rtm.session.envelope_types import ENVELOPE_EVENTS, Envelope, Interaction, SlashCommand
 from slack_rtm.session.event_types import *  # noqa: F403 - re-exported, see __all__
 from slack_rtm.session.event_types import ErrorInfo, Event, WireEvent, decode_raw
 
@@ -45,7 +46,11 @@ __all__ = [
     *_event_types.__all__,
     *_channel_events.__all__,
     "DOCUMENTED_TYPES",
+    "ENVELOPE_EVENTS",
     "EVENT_TYPES",
+    "Envelope",
+    "Interaction",
+    "SlashCommand",
     "LIFECYCLE_EVENTS",
     "MALFORMED_TEXT_LIMIT",
     "MESSAGE_SUBTYPES",
@@ -247,7 +252,8 @@ def _type_name(cls: type[Event]) -> str:
     return name
 
 
-_TYPED: tuple[type[Event], ...] = (*WIRE_EVENTS, *LIFECYCLE_EVENTS, Reply, MalformedFrame)
+_TYPED: tuple[type[Event], ...] = (*WIRE_EVENTS, *LIFECYCLE_EVENTS, *ENVELOPE_EVENTS, Reply,
+                                   MalformedFrame)
 
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({_type_name(c): c for c in _TYPED})
 """Type name -> the class events of that type are. Other names become :class:`UnknownEvent`."""

@@ -13,6 +13,8 @@ Example::
 
     rtm.run()
 
+A Socket Mode app runs the same code with ``SocketModeClient(app_token, bot_token=token)``.
+
 The sync ``rtm.connect`` call is here too: ``RtmApi(Client()).rtm_connect(token)``.
 """
 
@@ -21,5 +23,6 @@ from __future__ import annotations
 from slack_rtm.api import Client, RtmApi
 from slack_rtm.session.state import State
 from slack_rtm.sync.client import RtmClient
+from slack_rtm.sync.socket_mode import SocketModeClient
 
-__all__ = ["Client", "RtmApi", "RtmClient", "State"]
+__all__ = ["Client", "RtmApi", "RtmClient", "SocketModeClient", "State"]

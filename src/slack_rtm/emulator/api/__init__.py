@@ -5,6 +5,8 @@ module                      methods
 =========================  ====================================================================
 :mod:`.rtm`                 ``rtm.connect``
 :mod:`.auth`                ``auth.test``
+:mod:`.apps`                ``apps.connections.open`` (Socket Mode's connect call, PROTOCOL §9)
+:mod:`.chat`                ``chat.postMessage``
 :mod:`.conversations`       ``conversations.history``, ``conversations.replies``,
                             ``conversations.info``, ``users.conversations`` (PROTOCOL §8)
 :mod:`.common`              what they share: reading parameters and the token, authenticating
@@ -25,7 +27,9 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from slack_rtm.emulator.api import conversations
+from slack_rtm.emulator.api.apps import apps_connections_open
 from slack_rtm.emulator.api.auth import auth_test
+from slack_rtm.emulator.api.chat import chat_post_message
 from slack_rtm.emulator.api.common import Endpoint, json_answer
 from slack_rtm.emulator.api.rtm import rtm_connect
 
@@ -38,6 +42,8 @@ __all__ = ["ENDPOINTS", "handle_api"]
 ENDPOINTS: Final[Mapping[str, Endpoint]] = {
     "rtm.connect": rtm_connect,
     "auth.test": auth_test,
+    "apps.connections.open": apps_connections_open,
+    "chat.postMessage": chat_post_message,
     **conversations.ENDPOINTS,
 }
 
