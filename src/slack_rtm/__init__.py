@@ -1,16 +1,19 @@
-"""slack-rtm: a fast, reliable client for Slack's Real Time Messaging API, with a local emulator.
+"""slack-rtm: a fast, reliable client for Slack's real-time APIs (RTM and Socket Mode), with a local
+emulator.
 
 Layers (each a subpackage or module):
 
 - :mod:`slack_rtm.api` — the Web API: ``rtm.connect`` (``RtmApi``, ``AsyncRtmApi``), the history
   methods and a generic call (``WebApi``, ``AsyncWebApi``), the clients.
 - :mod:`slack_rtm.cookies` — the browser session cookie (``SessionCookie``) ``xoxc-`` tokens need.
-- :mod:`slack_rtm.session` — the I/O-free session core and the typed events.
-- :mod:`slack_rtm.aio` — the asyncio ``RtmClient`` over picows (re-exported here);
-  :mod:`slack_rtm.sync` its synchronous twin.
+- :mod:`slack_rtm.session` — the I/O-free session cores (RTM, Socket Mode) and the typed events.
+- :mod:`slack_rtm.aio` — the asyncio ``RtmClient`` and ``SocketModeClient`` over picows
+  (re-exported here); :mod:`slack_rtm.sync` their synchronous twins.
 - :mod:`slack_rtm.cursors` — the durable cursor store (``CursorStore``, SQLite and in-memory homes).
 - :mod:`slack_rtm.emulator` — a local Slack-compatible RTM server with fault injection.
 - :mod:`slack_rtm.cli` — the ``slack-rtm`` command.
+- :mod:`slack_rtm.gateway` — ``slack-rtm gateway`` on NATS JetStream (the ``gateway`` extra; never
+  imported by the client).
 """
 
 from __future__ import annotations
