@@ -93,6 +93,10 @@ def picows_opener(api: str, token: str) -> tuple[Callable[[], Any], Callable[[],
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = min(10, max(1, args.sessions // 10))
+    if args.no_wheel:
+        from slack_rtm.aio.wheel import set_timer_wheel
+
+        set_timer_wheel(asyncio.get_running_loop(), None)  # one precise timer per session
     async with contextlib.AsyncExitStack() as stack:
         if args.kind in ("ours", "ours_shared_ssl"):
             keepalive = None if args.ping_interval is None else (args.ping_interval,
@@ -148,6 +152,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "fd_limit": args.fd_limit,
             "ping_interval": args.ping_interval,
             "ping_timeout": args.ping_timeout,
+            "wheel": not args.no_wheel,
         }
         emit("result", **result)
         # Hold the sessions until the runner has counted them on the server (it then closes
@@ -169,6 +174,9 @@ def main() -> None:
                         help="our clients' ping_interval (default: the client's own)")
     parser.add_argument("--ping-timeout", type=float, default=10.0,
                         help="our clients' ping_timeout, with --ping-interval")
+    parser.add_argument("--no-wheel", action="store_true",
+                        help="no loop-wide keepalive timer: one precise timer per session "
+                             "(as before slack_rtm.aio.wheel)")
     parser.add_argument("--max-rss-mib", type=int, default=3072,
                         help="stop opening sessions past this RSS (protects a shared machine)")
     parser.add_argument("--max-seconds", type=float, default=120.0,

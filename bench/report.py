@@ -171,6 +171,10 @@ def render(result: dict[str, Any], labels: dict[str, str]) -> str:
         rows = []
         for r in dens:
             name = f"{r['kind']} x {r['requested']:,}"
+            if r.get("ping_interval") is not None:
+                name += f" ping {r['ping_interval']:g}+{r['ping_timeout']:g}"
+            if r.get("wheel") is False:
+                name += " no wheel"
             if r["status"] != "ok":
                 rows.append([name, _short(r["status"]), "-", "-", "-", "-", _note(r)])
                 continue

@@ -32,10 +32,10 @@ import report_socket_mode
 import scenarios
 from ingest import CLIENTS
 from ingest_socket_mode import CLIENTS as SM_CLIENTS
-from procs import BENCH_DIR, ServerProc, pin
+from procs import BENCH_DIR, Child, ChildError, ServerProc, pin
 
 SCENARIOS = ("ingest", "socket_mode_ingest", "density", "reconnect", "send",
-             "gateway_broker")
+             "gateway_broker", "gateway_density")
 SEND_KINDS = {
     "picows_ping": "bare picows JSON ping -> pong",
     "picows_message": "bare picows message -> ack",
@@ -162,6 +162,11 @@ async def main_async(args: argparse.Namespace) -> int:
             log(f"send {kind}: {r['status']} {r.get('reason') or r.get('error') or ''}")
     if "gateway_broker" in chosen:
         result["gateway_broker"] = await run_gateway_broker(args.quick, log)
+    if "gateway_density" in chosen:
+        result["gateway_density"] = []
+        for n in cfg["density"]:
+            r = await run_gateway_density(n, cfg, args, log)
+            result["gateway_density"].append(r)
     if "density" in chosen:
         # Last: tearing 10,000 sockets down keeps the kernel busy for a while (a send scenario
         # run right after it saw p99s of 1-2 ms against ~0.15 ms alone).
@@ -171,7 +176,8 @@ async def main_async(args: argparse.Namespace) -> int:
         for kind in args.density_kinds or DENSITY_KINDS:
             for n in cfg["density"]:
                 r = await scenarios.density(kind, n, cfg["idle"], timeout=120.0 + n / 50,
-                                            keepalive=keepalive if kind != "picows" else None)
+                                            keepalive=keepalive if kind != "picows" else None,
+                                            wheel=not args.no_wheel)
                 r["kind"] = kind
                 r.setdefault("sessions", n)
                 r.setdefault("requested", n)
@@ -197,6 +203,10 @@ async def main_async(args: argparse.Namespace) -> int:
         import gateway_broker
 
         print("\n" + gateway_broker.report(result["gateway_broker"]))
+    if "gateway_density" in result:
+        import gateway_density
+
+        print("\n" + gateway_density.report(result["gateway_density"]))
     out = Path(args.json) if args.json else (
         BENCH_DIR / "results" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +232,31 @@ async def run_gateway_broker(quick: bool, log: Any) -> dict[str, Any]:
     for name, r in result.items():
         log(f"gateway_broker {name}: {r.get('status')} {r.get('error') or ''}")
     return result
+
+
+async def run_gateway_density(n: int, cfg: dict[str, Any], args: argparse.Namespace,
+                              log: Any) -> dict[str, Any]:
+    """bench/gateway_density.py: a real gateway process holding ``n`` idle sessions (it runs its
+    nats-server and emulator)."""
+    extra = [] if args.ping_interval is None else ["--ping-interval", str(args.ping_interval),
+                                                   "--ping-timeout", str(args.ping_timeout)]
+    idle = cfg["idle"] if args.idle is not None or args.quick else 40.0
+    child = await Child.start("gateway_density.py", "--sessions", str(n), "--idle", str(idle),
+                              *extra, name=f"gateway_density {n}", role="any")
+    try:
+        r = await child.next_event(timeout=600.0 + n / 10)
+        out = {k: v for k, v in r.items() if k != "event"}
+        out["status"] = "ok" if r.get("event") == "result" else "error"
+        if out["status"] != "ok":
+            out["error"] = r.get("message", str(r))
+    except ChildError as exc:
+        out = {"status": "error", "error": str(exc), "requested": n}
+    finally:
+        await child.finish(timeout=30.0)
+    import gateway_density
+
+    log(f"gateway_density x {n}: " + gateway_density.brief(out))
+    return out
 
 
 def _load() -> list[float] | None:
@@ -280,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="density: our clients' ping_interval (default: the client's)")
     parser.add_argument("--ping-timeout", type=float, default=10.0,
                         help="density: our clients' ping_timeout (with --ping-interval)")
+    parser.add_argument("--no-wheel", action="store_true",
+                        help="density: a precise timer per session instead of the loop's wheel")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the server and the clients to separate CPUs")
     args = parser.parse_args(argv)

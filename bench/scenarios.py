@@ -114,13 +114,17 @@ async def socket_mode_ingest_once(server: ServerProc, client: str, n: int,
 
 
 async def density(kind: str, sessions: int, idle: float, timeout: float,
-                  keepalive: tuple[float, float] | None = None) -> dict[str, Any]:
+                  keepalive: tuple[float, float] | None = None,
+                  wheel: bool = True) -> dict[str, Any]:
     """``sessions`` idle sessions of ``kind`` in one process, against a fresh server;
-    ``keepalive`` is our clients' ``(ping_interval, ping_timeout)`` (None: their defaults)."""
+    ``keepalive`` is our clients' ``(ping_interval, ping_timeout)`` (None: their defaults);
+    ``wheel`` False gives each of them a precise timer of its own."""
     server = await ServerProc.start()
     try:
         extra = [] if keepalive is None else ["--ping-interval", str(keepalive[0]),
                                               "--ping-timeout", str(keepalive[1])]
+        if not wheel:
+            extra.append("--no-wheel")
         child = await Child.start(
             "density.py", "--kind", kind, "--sessions", str(sessions), "--api", server.api_url,
             "--token", server.bot_token, "--idle", str(idle), *extra,

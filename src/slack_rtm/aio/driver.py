@@ -436,9 +436,7 @@ class Driver(Generic[C]):
             # so the slot always follows the deadline (no timer fires for nothing after a pong).
             slot = self._slot
             if deadline is not None and deadline - self._now() >= wheel.coarse_after:
-                armed = self._timer_at
-                if armed is not None and armed <= deadline:
-                    return  # the precise timer fires first; _on_timer then re-arms
+                # (a precise timer armed before would fire for nothing: it goes, cheaper)
                 if slot is not None:
                     if wheel.slot_of(deadline) == slot:
                         return

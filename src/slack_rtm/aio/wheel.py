@@ -70,10 +70,11 @@ class TimerWheel:
         self.tick = float(tick)
         self.lead = 2 * self.tick
         """The ``ping_lead`` a client on this wheel gives its core."""
-        self.coarse_after = 8 * self.tick
+        self.coarse_after = 6 * self.tick
         """Deadlines at least this many seconds away may go to the wheel."""
         self.min_interval = 10 * self.tick
-        """The shortest ``ping_interval`` of a client that uses the wheel."""
+        """The shortest ``ping_interval`` of a client that uses the wheel (its keepalive is
+        then at least ``min_interval - lead`` away after each frame: past ``coarse_after``)."""
         self._slots: dict[int, dict[Member, None]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._handle_slot: int | None = None
@@ -138,8 +139,12 @@ class TimerWheel:
             bucket = slots.pop(slot)
             for member in bucket:
                 member._on_wheel(slot)  # may add itself again (always to a later slot)
-        if slots and self._handle is None:
-            self._arm(min(slots))
+        # The members re-added themselves (which armed the timer for the first of them), and
+        # earlier slots may wait: the timer goes to the earliest.
+        if slots:
+            first = min(slots)
+            if first != self._handle_slot:
+                self._arm(first)
 
 
 _WHEELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TimerWheel | None] = (
