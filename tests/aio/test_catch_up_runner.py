@@ -17,9 +17,9 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from slack_rtm.aio.catchup import CatchUpRunner
+from slack_rtm.aio.catchup import CatchUpRunner, CursorSaver, cursor_saver
 from slack_rtm.api import AsyncClient, RetryConfig
-from slack_rtm.cursors import SQLiteCursorStore
+from slack_rtm.cursors import MemoryCursorStore, SQLiteCursorStore
 from slack_rtm.session.catchup import CatchUpBook
 from slack_rtm.session.events import Event, Message, decode_frame
 
@@ -312,9 +312,12 @@ async def test_a_failed_save_is_logged_and_the_next_one_catches_up(
             await asyncio.sleep(0.01)
     finally:
         other.close()
-    assert run.runner._saver is not None
-    assert not run.runner._saver.done()  # the session's saver goes on
+    saver = run.runner._saver
+    assert saver is not None
+    assert run.runner in saver
+    assert saver.armed
     await run.runner.aclose(close_store=True)
+    assert run.runner not in saver
     async with SQLiteCursorStore(path) as again:
         assert await again.load("T1:U1") == {"C1": "102.000000"}
 
@@ -342,3 +345,82 @@ async def test_pages_are_followed_and_a_repeated_cursor_ends_them(
     sent = [p.get("cursor") for p in server.of("conversations.history")]
     assert sent == [None, "p2", "p3", None]
     assert any("cursor twice" in r.getMessage() for r in caplog.records)
+
+
+async def test_many_runners_share_one_saver_that_saves_only_moved_cursors() -> None:
+    store = MemoryCursorStore()
+    saves: list[str] = []
+    real_save = store.save
+
+    async def counted(scope: str, cursors: Any) -> None:
+        saves.append(scope)
+        await real_save(scope, cursors)
+
+    store.save = counted  # type: ignore[method-assign]
+    books = [CatchUpBook() for _ in range(50)]
+    runs = [Run("http://127.0.0.1:9/api", book, store=store, save_interval=0.05)
+            for book in books]
+    for i, run in enumerate(runs):
+        await run.runner.load(f"T1:U{i}")
+    saver = cursor_saver(asyncio.get_running_loop(), 0.05)
+    assert all(run.runner._saver is saver for run in runs)  # one for all of them
+    assert len(saver) == 50
+    assert saver.armed
+    rounds = saver.rounds
+    while saver.rounds < rounds + 3:  # idle rounds: nothing moved, nothing saved
+        await asyncio.sleep(0.01)
+    assert saves == []
+    books[7].track(live("C1", "101.000000"))
+    deadline = time.monotonic() + 3
+    while await store.load("T1:U7") != {"C1": "101.000000"}:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    rounds = saver.rounds
+    while saver.rounds < rounds + 3:
+        await asyncio.sleep(0.01)
+    assert saves == ["T1:U7"]  # once, for the one that moved
+    for run in runs[:-1]:
+        await run.runner.aclose(close_store=False)
+    assert len(saver) == 1
+    assert saver.armed
+    await runs[-1].runner.aclose(close_store=False)
+    assert len(saver) == 0
+    assert not saver.armed
+
+
+async def test_cursors_folded_by_a_catch_up_are_saved_and_a_closed_runner_saves_last(
+    slack: tuple[Slackish, str],
+) -> None:
+    _server, url = slack
+    store = MemoryCursorStore()
+    book = CatchUpBook()
+    run = Run(url, book, store=store, save_interval=0.05)
+    await run.runner.load("T1:U1")
+    book.track(live("C1", "101.000000"))
+    run.runner.start()  # its plan folds the cursor: book.latest is empty again
+    await run.done()
+    assert not book.latest
+    deadline = time.monotonic() + 3
+    while await store.load("T1:U1") != {"C1": "101.000000"}:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    book.track(live("C1", "102.000000"))
+    await run.runner.aclose(close_store=False)  # before the next round: saved on close
+    assert await store.load("T1:U1") == {"C1": "102.000000"}
+
+
+def test_the_saver_checks_its_arguments() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(TypeError, match="loop must be an asyncio event loop"):
+            cursor_saver(object(), 1.0)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="interval must be a number"):
+            cursor_saver(loop, "1")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="interval must be a finite number > 0"):
+            cursor_saver(loop, 0.0)
+        with pytest.raises(ValueError, match="interval must be a finite number > 0"):
+            CursorSaver(loop, float("nan"))
+        assert cursor_saver(loop, 1) is cursor_saver(loop, 1.0)
+        assert cursor_saver(loop, 1.0) is not cursor_saver(loop, 2.0)
+    finally:
+        loop.close()

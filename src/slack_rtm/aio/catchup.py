@@ -17,14 +17,21 @@ being fetched are held, until it is. History calls are paced (a burst, then ``ra
 (``not_in_channel``, ``channel_not_found``, ...) is reported and skipped, never the others.
 
 Cursors are loaded once the session's identity is known (``team:user``, from ``rtm.connect``)
-and saved in batches, every ``save_interval`` seconds while they change, and on close.
+and saved in batches, every ``save_interval`` seconds while they change, and on close. The
+periodic saves of every client on an event loop are made by one :class:`CursorSaver` for that
+loop (and that interval): one timer that, each ``save_interval``, asks every runner a cheap
+synchronous question (did anything move since its last save?) and starts a save only for those
+whose cursors moved. 10,000 idle sessions thus cost one callback a second, not 10,000 task
+wake-ups; the delivery loops do no extra work per message for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
@@ -49,7 +56,7 @@ from slack_rtm.errors import (
 from slack_rtm.session.catchup import CatchUpBook, backfilled_message, newer_safe
 from slack_rtm.session.events import CatchUp, Event
 
-__all__ = ["CatchUpRunner"]
+__all__ = ["CatchUpRunner", "CursorSaver", "cursor_saver"]
 
 T = TypeVar("T")
 _Paged = TypeVar("_Paged", ConversationsHistorySchema, ConversationsRepliesSchema)
@@ -108,8 +115,10 @@ class CatchUpRunner:
         self._save_interval = save_interval
         self._forget_after = forget_after
         self._saved: dict[str, str] = {}
+        self._dirty = False  # cursors folded (book.sync) but not saved yet, or a save failed
         self._task: asyncio.Task[None] | None = None
-        self._saver: asyncio.Task[None] | None = None
+        self._saver: CursorSaver | None = None
+        self._saving: asyncio.Task[None] | None = None
         self._forget: asyncio.TimerHandle | None = None
         self._tokens = float(burst)
         self._refilled = time.monotonic()
@@ -127,12 +136,19 @@ class CatchUpRunner:
             stored = await self.store.load(scope)
             self.book.merge(stored)
             self._saved = dict(stored)
-            self._saver = asyncio.ensure_future(self._save_loop())
+            self._saver = cursor_saver(asyncio.get_running_loop(), self._save_interval)
+            self._saver.add(self)
 
-    async def _save_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._save_interval)
-            await self.save()
+    def _unsaved(self) -> bool:
+        """Whether a save may have something to write (cheap and synchronous: the loop-wide
+        saver asks every runner this once per interval)."""
+        return self._dirty or bool(self.book.latest)
+
+    def _start_save(self) -> None:
+        """Start a save in the background (the loop-wide saver's call), unless one runs."""
+        saving = self._saving
+        if saving is None or saving.done():
+            self._saving = asyncio.ensure_future(self.save())
 
     async def save(self) -> None:
         """Save the cursors that moved since the last save (no-op without a store)."""
@@ -140,19 +156,28 @@ class CatchUpRunner:
         if store is None or scope is None:
             return
         saved = self._saved
+        self._dirty = False
         changed = {ch: ts for ch, ts in self.book.sync().items() if saved.get(ch) != ts}
         if not changed:
             return
         try:
             await store.save(scope, changed)
-        except Exception as exc:  # a full disk must not end the session: retried next time
+        except BaseException as exc:
+            self._dirty = True  # retried at the next interval (or on close)
+            if not isinstance(exc, Exception):
+                raise  # cancelled (closing): aclose saves once more
+            # A full disk must not end the session.
             self._log.error("saving catch-up cursors failed: %s: %s", type(exc).__name__, exc)
             return
         saved.update(changed)
 
     async def aclose(self, *, close_store: bool) -> None:
-        """Stop the running catch-up and the saver, save a last time, close an owned store."""
-        for task in (self._task, self._saver):
+        """Stop the running catch-up, leave the loop's saver (cancelling a save it started),
+        save a last time, close an owned store."""
+        if self._saver is not None:
+            self._saver.discard(self)
+            self._saver = None
+        for task in (self._task, self._saving):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])  # not `await task`: our own cancel must not be eaten
@@ -175,7 +200,8 @@ class CatchUpRunner:
             previous.cancel()
             await asyncio.wait([previous])  # its clean-up must not release our holds
         book = self.book
-        plan = book.plan()
+        plan = book.plan()  # folds the cursors: the next save must look at them
+        self._dirty = True
         if not plan:
             return
         self.runs += 1
@@ -311,6 +337,111 @@ class CatchUpRunner:
                 self._tokens -= 1.0
                 return
             await asyncio.sleep((1.0 - self._tokens) / self._rate)
+
+
+class CursorSaver:
+    """The periodic cursor saves of every :class:`CatchUpRunner` on one event loop with one
+    ``interval``: one loop timer, armed while it has runners.
+
+    Every ``interval`` seconds it asks each runner whether its cursors moved since its last
+    save (a flag and a dict's truth value: no await, no allocation) and starts a save, in a
+    task of that runner's, only for those that did and have no save running. A runner is thus
+    saved within about ``interval`` (plus the store's time) of its cursors moving, and an idle
+    one costs a few attribute reads per interval. Use :func:`cursor_saver` to get the loop's.
+
+    Args:
+        loop: the event loop (held weakly).
+        interval: seconds between two rounds.
+
+    Raises:
+        TypeError, ValueError: ``interval`` is not a positive finite number.
+    """
+
+    __slots__ = ("__weakref__", "_handle", "_loop", "_runners", "interval", "rounds")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise TypeError(f"interval must be a number, got {type(interval).__name__}")
+        if not (math.isfinite(interval) and interval > 0):
+            raise ValueError(f"interval must be a finite number > 0, got {interval!r}")
+        self._loop = weakref.ref(loop)
+        self.interval = float(interval)
+        self._runners: dict[CatchUpRunner, None] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self.rounds = 0
+        """Rounds run so far (for tests and benchmarks)."""
+
+    def __len__(self) -> int:
+        """How many runners it saves for."""
+        return len(self._runners)
+
+    def __contains__(self, runner: object) -> bool:
+        return runner in self._runners
+
+    @property
+    def armed(self) -> bool:
+        """True while it has a loop timer (it has runners)."""
+        return self._handle is not None
+
+    def add(self, runner: CatchUpRunner) -> None:
+        """Save ``runner``'s moved cursors every interval from now on."""
+        self._runners[runner] = None
+        if self._handle is None:
+            self._arm()
+
+    def discard(self, runner: CatchUpRunner) -> None:
+        """Stop saving for ``runner`` (nothing happens if it is not there); a save already
+        started goes on (the runner's ``aclose`` cancels it)."""
+        self._runners.pop(runner, None)
+        if not self._runners and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _arm(self) -> None:
+        loop = self._loop()
+        if loop is None:  # pragma: no cover - the loop is gone; nothing can run any more
+            return
+        self._handle = loop.call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.rounds += 1
+        for runner in [r for r in self._runners if r._unsaved()]:
+            try:
+                runner._start_save()
+            except Exception:  # pragma: no cover - a bug must not stop the others' saves
+                runner._log.exception("starting a cursor save failed")
+        if self._runners:
+            self._arm()
+
+
+_SAVERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, CursorSaver]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cursor_saver(loop: asyncio.AbstractEventLoop, interval: float) -> CursorSaver:
+    """The :class:`CursorSaver` of ``loop`` for ``interval`` (made on first use).
+
+    Raises:
+        TypeError: ``loop`` is not an event loop, or ``interval`` not a number.
+        ValueError: ``interval`` is not positive and finite.
+    """
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        raise TypeError(f"loop must be an asyncio event loop, got {type(loop).__name__}")
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        raise TypeError(f"interval must be a number, got {type(interval).__name__}")
+    key = float(interval)
+    try:
+        savers = _SAVERS[loop]
+    except KeyError:
+        savers = _SAVERS[loop] = {}
+    except TypeError:  # pragma: no cover - a loop type without weak references
+        return CursorSaver(loop, key)
+    saver = savers.get(key)
+    if saver is None:
+        saver = savers[key] = CursorSaver(loop, key)
+    return saver
 
 
 def _active_parents(messages: Iterable[HistoryMessage], cursor: str) -> dict[str, None]:
