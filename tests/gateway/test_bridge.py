@@ -30,6 +30,7 @@ from nats.js import JetStreamContext
 from slack_rtm.aio import RtmClient
 from slack_rtm.cursors import MemoryCursorStore
 from slack_rtm.emulator import Emulator
+from slack_rtm.errors import StateError
 from slack_rtm.gateway import contract as c
 from slack_rtm.gateway.bridge import SessionBridge, SessionStartError
 from slack_rtm.gateway.publisher import EventPublisher
@@ -316,7 +317,13 @@ async def test_health_and_a_session_ending_by_itself(emu: Emulator, gw: GW, nats
     nc, _js, pub = gw
     bridge = make_bridge(emu, nc, pub, gateway_config(nats_url, emu, health_timeout=0.4))
     assert bridge.health(time.monotonic()) is not None  # not started
+    with pytest.raises(StateError, match="not started"):
+        bridge.add_done_callback(lambda: None)
     await bridge.start(5)
+    with pytest.raises(TypeError, match="callback must be callable"):
+        bridge.add_done_callback(None)  # type: ignore[arg-type]
+    ended: list[bool] = []
+    bridge.add_done_callback(lambda: ended.append(bridge.done))
     assert bridge.health(time.monotonic()) is None
     assert "silent for" in str(bridge.health(time.monotonic() + 100))
     await asyncio.sleep(0.3)
@@ -337,6 +344,8 @@ async def test_health_and_a_session_ending_by_itself(emu: Emulator, gw: GW, nats
     assert bridge.done
     assert bridge.error is not None
     assert "ended" in str(bridge.health(time.monotonic()))
+    await asyncio.sleep(0)  # the callback runs on the loop once the pump has ended
+    assert ended == [True]
     await asyncio.sleep(0.1)
     with pytest.raises(NoRespondersError):  # unsubscribed: the caller retries elsewhere
         await nc.request(c.send_subject(emu.team_id), b"{}", 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -194,6 +195,22 @@ class SessionBridge:
         not by :meth:`stop`: whoever holds it should stop it and look at :attr:`error`."""
         pump = self._pump
         return pump is not None and pump.done() and not self._stopping
+
+    def add_done_callback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` on the loop once the session's pump has ended (by itself, so
+        that :attr:`done` is True, or by :meth:`stop`): the holder learns of an end without
+        polling :attr:`done`.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+            StateError: the session was not started.
+        """
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        pump = self._pump
+        if pump is None:
+            raise StateError(f"session {self._registration.id} was not started")
+        pump.add_done_callback(lambda _task: callback())
 
     @property
     def error(self) -> BaseException | None:

@@ -126,6 +126,8 @@ class GatewayMetrics:
         failovers: counter ``slack_rtm_gateway_failovers_total``.
         handovers: counter ``slack_rtm_gateway_handovers_total``.
         fenced: gauge ``slack_rtm_gateway_fenced`` (0 or 1; see :meth:`set_fenced`).
+        before_exposition: called (if set) by :meth:`exposition` first: the gateway counts its
+            sessions by state there, on demand, rather than walking them every tick.
 
     Raises:
         TypeError: ``process_metrics`` is not a bool.
@@ -172,6 +174,7 @@ class GatewayMetrics:
                                  "Sessions handed over between live processes (drain, rebalance)")
         self.fenced = Gauge(f"{PREFIX}_fenced", "1 while this process is fenced (it could not "
                             "renew its lease and closed its sessions), else 0", registry=registry)
+        self.before_exposition: Callable[[], None] | None = None
 
     def set_sessions(self, counts: Mapping[str, int]) -> None:
         """Set ``sessions{state}`` for every state at once: ``counts`` maps a state (a
@@ -240,7 +243,11 @@ class GatewayMetrics:
         self.fenced.set(1 if fenced else 0)
 
     def exposition(self) -> bytes:
-        """The metrics in the Prometheus text format (what ``/metrics`` serves)."""
+        """The metrics in the Prometheus text format (what ``/metrics`` serves), after calling
+        :attr:`before_exposition` (if set) so that gauges counted on demand are current."""
+        refresh = self.before_exposition
+        if refresh is not None:
+            refresh()
         return generate_latest(self.registry)
 
 

@@ -2,7 +2,9 @@
 
 A process connects to NATS (reconnecting for ever), opens the KV buckets and the event stream,
 takes its lease (:mod:`.leases`) and follows the registrations, processes and assignments
-buckets. About four times a second it reconciles:
+buckets. About four times a second it reconciles what changed (the steady state costs O(changes),
+not O(sessions): the watches, a session ending and the clock mark what to look at; a full sweep
+every :data:`SWEEP_EVERY` seconds is the safety net):
 
 - *fenced* (no successful lease renewal for ``fence_after``: NATS unreachable, or its lease
   taken): it closes every session it holds at once and claims nothing until it has its lease
@@ -75,6 +77,19 @@ EXIT_NAME_TAKEN = 2
 
 TICK = 0.25
 """Seconds between two reconciliations."""
+
+SWEEP_EVERY = 5.0
+"""Seconds between two full reconciliations (every held session, every registration) whatever
+the watches said: a safety net; in between only what changed is looked at."""
+
+GAUGE_EVERY = 5.0
+"""Seconds between two counts of the sessions by state for the metrics (also counted on every
+``/metrics`` scrape)."""
+
+LAG_LIMIT = 0.5
+"""A tick this many seconds late means the event loop is saturated (opening thousands of
+sessions on a loaded machine): no new session is opened on that tick, so the lease renewal and
+the sessions already open get the loop back."""
 
 START_TIMEOUT = 30.0
 """Seconds a new session may take to become live."""
@@ -151,6 +166,7 @@ class Gateway:
         self._cursors: KvCursorStore | None = None
         self._watches: _Watches | None = None
         self.metrics = GatewayMetrics()
+        self.metrics.before_exposition = self._gauge
         self._health_server: HealthServer | None = None
         self._published = 0  # publisher.published already counted in the metrics
         self.metrics_port: int | None = None
@@ -172,6 +188,13 @@ class Gateway:
         self._renewer: asyncio.Task[None] | None = None
         self._renew_lock = asyncio.Lock()
         self._released = asyncio.Event()  # set whenever a held session is closed
+        self._check: set[str] = set()  # held sessions to look at on the next tick
+        self._replace = True  # something changed: placement runs on the next tick
+        self._place_at = math.inf  # when placement must run again (a retry, a pace, ...)
+        self._live_key: frozenset[tuple[str, int, bool]] | None = None
+        self._sweep_at = 0.0
+        self._gauge_at = 0.0
+        self.lagging = 0  # late ticks (by LAG_LIMIT): no session was opened on them
         self.fences = 0
         self.failovers = 0
 
@@ -289,6 +312,7 @@ class Gateway:
         clock = time.monotonic
 
         def on_reg(key: str, value: bytes | None, revision: int) -> None:
+            self._changed(key)
             if value is None:
                 self._regs.pop(key, None)
                 return
@@ -302,9 +326,12 @@ class Gateway:
         def on_regs_snapshot(keys: set[str]) -> None:
             for key in [k for k in self._regs if k not in keys]:
                 del self._regs[key]
+                self._changed(key)
+            self._replace = True
 
         def on_assignment(key: str, value: bytes | None, revision: int) -> None:
             self._assignments.apply(key, value, revision, clock())
+            self._changed(key)
             session = self._sessions.get(key)
             if session is not None and self._assignments.holder(key) != self.name:
                 held = self._assignments.get(key)
@@ -313,15 +340,23 @@ class Gateway:
                                 handover=True)
 
         def on_process(key: str, value: bytes | None, revision: int) -> None:
+            # A renewal is a revision: not a change for placement (the tick compares the set
+            # of live processes, their capacities and drains).
             self._processes.apply(key, value, revision, clock())
+
+        def after_snapshot(retain: Any) -> Any:
+            def on_snapshot(keys: set[str]) -> None:
+                retain(keys)
+                self._sweep_at = 0.0  # a fresh snapshot: look at everything again
+            return on_snapshot
 
         watches = _Watches(
             registrations=KvFollower(buckets.registrations, on_reg, on_regs_snapshot,
                                      name="registrations"),
-            processes=KvFollower(buckets.processes, on_process, self._processes.retain,
-                                 name="processes"),
+            processes=KvFollower(buckets.processes, on_process,
+                                 after_snapshot(self._processes.retain), name="processes"),
             assignments=KvFollower(buckets.assignments, on_assignment,
-                                   self._assignments.retain, name="assignments"),
+                                   after_snapshot(self._assignments.retain), name="assignments"),
         )
         watches.all = [watches.registrations, watches.processes, watches.assignments]
         return watches
@@ -373,9 +408,14 @@ class Gateway:
     # -- the lease ---------------------------------------------------------------------------
 
     async def _renew_loop(self) -> None:
+        # Its own task, at a fixed rate (not `every` after a renewal that itself took up to
+        # `every`): two slow renewals in a row must not add up to a fence.
         every = self._timings.renew_every
+        loop = asyncio.get_running_loop()
+        at = loop.time()
         while True:
-            await asyncio.sleep(every)
+            at = max(at + every, loop.time() - every / 2)
+            await asyncio.sleep(max(0.0, at - loop.time()))
             await self._renew_once()
 
     async def _renew_once(self) -> None:
@@ -399,14 +439,23 @@ class Gateway:
     # -- reconciling -------------------------------------------------------------------------
 
     async def _tick_loop(self) -> None:
+        due = time.monotonic()
         while True:
+            now = time.monotonic()
             try:
-                self._tick()
+                self._tick(lagging=now - due > LAG_LIMIT)
             except Exception:  # a bug here must not end the process's care of its sessions
                 log.exception("gateway %s: reconcile failed", self.name)
             await asyncio.sleep(TICK)
+            due = now + TICK
 
-    def _tick(self) -> None:
+    def _changed(self, reg_id: str) -> None:
+        """A watch (or a session's end) changed ``reg_id``: look at it on the next tick."""
+        if reg_id in self._sessions:
+            self._check.add(reg_id)
+        self._replace = True
+
+    def _tick(self, *, lagging: bool = False) -> None:
         lease = self._lease
         assert lease is not None
         now = time.monotonic()
@@ -420,16 +469,35 @@ class Gateway:
                     task.cancel()
                 for reg_id in list(self._sessions):
                     self._close(reg_id, "fenced", fence=True)
-            self._gauge()
+                self._gauge()
             return
         if self._fenced:
             self._fenced = False
+            self._sweep_at = 0.0
             log.info("gateway %s: lease held again: no longer fenced", self.name)
         self._check_watch(now)
-        self._check_held()
-        if not self._draining:
-            self._place(now)
-        self._gauge()
+        sweep = now >= self._sweep_at
+        if sweep:
+            self._sweep_at = now + SWEEP_EVERY
+            self._check.clear()
+            self._check_held(list(self._sessions))
+        elif self._check:
+            check = list(self._check)
+            self._check.clear()
+            self._check_held(check)
+        live = self._processes.live(now)
+        live_key = frozenset((n, lease.capacity, lease.draining) for n, lease in live.items())
+        if live_key != self._live_key:  # a process came, went (expired) or began draining
+            self._live_key = live_key
+            self._replace = True
+        if lagging:
+            self.lagging += 1  # the loop is saturated: open nothing now, try next tick
+            self._place_at = min(self._place_at, now)
+        elif not self._draining and (sweep or self._replace or now >= self._place_at):
+            self._replace = False
+            self._place_at = self._place(now)
+        if now >= self._gauge_at:
+            self._gauge()
 
     def _check_watch(self, now: float) -> None:
         expect = self._expect
@@ -443,8 +511,11 @@ class Gateway:
             self._expect = None
             self._restart_watches()
 
-    def _check_held(self) -> None:
-        for reg_id, session in list(self._sessions.items()):
+    def _check_held(self, reg_ids: list[str]) -> None:
+        for reg_id in reg_ids:
+            session = self._sessions.get(reg_id)
+            if session is None:
+                continue
             holder = self._assignments.holder(reg_id)
             held = self._assignments.get(reg_id)
             if reg_id not in self._regs:
@@ -461,6 +532,7 @@ class Gateway:
                 self._spawn(self._mark_failed(reg_id, reg_rev, reason, session.revision))
 
     def _gauge(self) -> None:
+        self._gauge_at = time.monotonic() + GAUGE_EVERY
         metrics = self.metrics
         counts: dict[str, int] = {"held": len(self._sessions), "opening": len(self._opening)}
         for session in self._sessions.values():
@@ -497,7 +569,12 @@ class Gateway:
             self._placement_key = key
         return self._placement
 
-    def _place(self, now: float) -> None:
+    def _place(self, now: float) -> float:
+        """Open what placement says is this process's (see the module docstring); returns
+        when it must run again for a reason of time (a pace, a retry, a settling or orphan
+        delay; ``inf``: only when something changes)."""
+        wake = math.inf
+        soon = now + TICK
         regs = self._eligible()
         desired = self._desired(regs, now)
         room = self.config.capacity - len(self._sessions) - len(self._opening)
@@ -511,6 +588,7 @@ class Gateway:
                 continue
             retry = self._retries.get(reg_id)
             if retry is not None and now < retry.at:
+                wake = min(wake, retry.at)
                 continue
             holder = self._assignments.holder(reg_id)
             if holder is None or holder == self.name:
@@ -527,14 +605,23 @@ class Gateway:
             if desired.get(reg_id) == self.name:
                 if kind == "live":
                     held = self._assignments.get(reg_id)
-                    if (held is None or now - held.changed < settle
-                            or now - self._started < settle
-                            or not self._rebalance.take(now)):
+                    if held is None:
+                        continue
+                    if now - held.changed < settle or now - self._started < settle:
+                        wake = min(wake, max(held.changed, self._started) + settle)
+                        continue
+                    if not self._rebalance.take(now):
+                        wake = soon
                         continue
                 elif not self._takeover.take(now):
+                    wake = soon
                     continue
-            elif kind != "live" and now - since >= orphan_after:
+            elif kind != "live":
+                if now - since < orphan_after:
+                    wake = min(wake, since + orphan_after)
+                    continue
                 if not self._takeover.take(now):
+                    wake = soon
                     continue
                 kind = "orphan"
             else:
@@ -543,6 +630,7 @@ class Gateway:
             self._open(reg_id, kind)
         for reg_id in [r for r in self._orphans if r not in seen_orphans]:
             del self._orphans[reg_id]
+        return wake
 
     # -- opening and closing sessions --------------------------------------------------------
 
@@ -556,7 +644,12 @@ class Gateway:
         task = asyncio.create_task(self._open_session(reg, reg_rev, kind),
                                    name=f"slack-rtm-open-{reg_id}")
         self._opening[reg_id] = task
-        task.add_done_callback(lambda _t: self._opening.pop(reg_id, None))
+
+        def opened(_task: asyncio.Task[None]) -> None:
+            self._opening.pop(reg_id, None)
+            self._replace = True  # room, a retry's time, or a held session to look at
+
+        task.add_done_callback(opened)
 
     async def _open_session(self, reg: Registration, reg_rev: int, kind: str) -> None:
         assert self._registry is not None
@@ -608,6 +701,7 @@ class Gateway:
                 self._spawn(release(self._buckets.assignments, reg_id, revision))
                 return
             self._sessions[reg_id] = _Session(bridge, revision, reg_rev)
+            bridge.add_done_callback(lambda: self._changed(reg_id))
             self._retries.pop(reg_id, None)
             self._orphans.pop(reg_id, None)
             kept = True
@@ -650,6 +744,7 @@ class Gateway:
         session = self._sessions.pop(reg_id, None)
         if session is None:
             return
+        self._replace = True  # room for another
         if handover:
             self.metrics.handovers.inc()
         log.info("gateway %s: closing session %s (%s)", self.name, reg_id, why)
