@@ -99,13 +99,24 @@ def _stats(values: list[float]) -> dict[str, float]:
             "count": len(values)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process (Linux /proc), 0.0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Proc:
     """One ``slack-rtm gateway`` process (the CLI), its log in a file."""
 
     def __init__(self, name: str, nats_url: str, key: str, api_url: str, log_dir: Path,
                  options: dict[str, object]) -> None:
         self.name = name
-        argv = [sys.executable, "-m", "slack_rtm", "gateway", "--nats", nats_url,
+        profile = os.environ.get("GW_BENCH_PROFILE")  # a directory: each process's cProfile
+        prefix = ["-m", "cProfile", "-o", f"{profile}/{name}.prof"] if profile else []
+        argv = [sys.executable, *prefix, "-m", "slack_rtm", "gateway", "--nats", nats_url,
                 "--name", name, "--api-url", api_url, "--log-level", "warning"]
         for option, value in options.items():
             argv += [f"--{option.replace('_', '-')}", str(value)]
@@ -422,10 +433,22 @@ async def drain(b: Bench, js: Any, watch: Assignments, regs: set[str], survivor:
 
     task = asyncio.ensure_future(poster())
     await asyncio.sleep(0.5)
+    taker = b.procs[staying]
+    cpu0 = {"leaving": cpu_seconds(leaving.proc.pid), "taker": cpu_seconds(taker.proc.pid),
+            "emulator": time.process_time()}
     sent = time.monotonic()
     leaving.proc.send_signal(signal.SIGTERM)
-    code = await leaving.wait(60)
+    last_cpu = cpu0["leaving"]
+    while leaving.proc.poll() is None:
+        last_cpu = cpu_seconds(leaving.proc.pid) or last_cpu
+        if time.monotonic() - sent > 60:
+            raise TimeoutError(f"{leaving.name} did not exit within 60 s")
+        await asyncio.sleep(0.02)
+    code = leaving.proc.returncode
     exited = time.monotonic()
+    cpu = {"leaving": last_cpu - cpu0["leaving"],
+           "taker": cpu_seconds(taker.proc.pid) - cpu0["taker"],
+           "emulator_and_bench": time.process_time() - cpu0["emulator"]}
     await asyncio.sleep(0.3)
     stop.set()
     await task
@@ -449,7 +472,8 @@ async def drain(b: Bench, js: Any, watch: Assignments, regs: set[str], survivor:
             "sessions": len(leaving_regs), "drain_s": took, "exit_code": code,
             "taken_by_other": still,
             "first_claim_s": claims[0] if claims else None,
-            "last_claim_s": claims[-1] if claims else None, "posted": len(window), "messages": check_stream(got, expected),
+            "last_claim_s": claims[-1] if claims else None,
+            "cpu_s": {k: round(v, 2) for k, v in cpu.items()}, "posted": len(window), "messages": check_stream(got, expected),
             "handover_overlaps": len(overlaps),
             "longest_overlap_s": max(durations) if durations else 0.0}
 
@@ -495,7 +519,7 @@ async def main_async(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                             proc.proc.send_signal(signal.SIGTERM)
                     for proc in b.procs.values():
                         with contextlib.suppress(TimeoutError):
-                            await proc.wait(20)
+                            await proc.wait(60)
                         proc.close()
                     await watch.stop()
                     await nc.close()
@@ -525,7 +549,7 @@ def report(result: dict[str, Any]) -> str:
                      f"(claims {d['first_claim_s'] or 0:.2f}-{d['last_claim_s'] or 0:.2f} s); "
                      f"{m['expected']} expected, {m['lost']} lost, {m['duplicated']} "
                      f"duplicated; overlaps {d['handover_overlaps']}, longest "
-                     f"{d['longest_overlap_s']:.2f} s")
+                     f"{d['longest_overlap_s']:.2f} s; CPU s {d['cpu_s']}")
     elif d is not None:
         lines.append(f"  drain     {d.get('status')}: {d.get('error')}")
     return "\n".join(lines)
