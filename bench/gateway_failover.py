@@ -61,8 +61,8 @@ from slack_rtm.emulator import Emulator
 from slack_rtm.emulator.workspace import Workspace
 from slack_rtm.gateway.contract import (
     ASSIGNMENTS_BUCKET,
-    PROCESSES_BUCKET,
     HEADER_SESSION,
+    PROCESSES_BUCKET,
     STREAM,
     Assignment,
     Registration,
@@ -95,8 +95,12 @@ def _pct(values: list[float], q: float) -> float:
 def _stats(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
-    return {"p50": statistics.median(values), "p99": _pct(values, 0.99), "max": max(values),
-            "count": len(values)}
+    return {
+        "p50": statistics.median(values),
+        "p99": _pct(values, 0.99),
+        "max": max(values),
+        "count": len(values),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -111,13 +115,33 @@ def cpu_seconds(pid: int) -> float:
 class Proc:
     """One ``slack-rtm gateway`` process (the CLI), its log in a file."""
 
-    def __init__(self, name: str, nats_url: str, key: str, api_url: str, log_dir: Path,
-                 options: dict[str, object]) -> None:
+    def __init__(
+        self,
+        name: str,
+        nats_url: str,
+        key: str,
+        api_url: str,
+        log_dir: Path,
+        options: dict[str, object],
+    ) -> None:
         self.name = name
         profile = os.environ.get("GW_BENCH_PROFILE")  # a directory: each process's cProfile
         prefix = ["-m", "cProfile", "-o", f"{profile}/{name}.prof"] if profile else []
-        argv = [sys.executable, *prefix, "-m", "slack_rtm", "gateway", "--nats", nats_url,
-                "--name", name, "--api-url", api_url, "--log-level", "warning"]
+        argv = [
+            sys.executable,
+            *prefix,
+            "-m",
+            "slack_rtm",
+            "gateway",
+            "--nats",
+            nats_url,
+            "--name",
+            name,
+            "--api-url",
+            api_url,
+            "--log-level",
+            "warning",
+        ]
         for option, value in options.items():
             argv += [f"--{option.replace('_', '-')}", str(value)]
         self.log_path = log_dir / f"{name}.log"
@@ -219,8 +243,13 @@ async def stream_pairs(js: Any, team: str, posted: set[str]) -> Counter[tuple[st
         if msg.metadata.num_pending == 0 and not done.done():
             done.set_result(None)
 
-    sub = await js.subscribe(subject, stream=STREAM, cb=take, ordered_consumer=True,
-                             deliver_policy=js_api.DeliverPolicy.ALL)
+    sub = await js.subscribe(
+        subject,
+        stream=STREAM,
+        cb=take,
+        ordered_consumer=True,
+        deliver_policy=js_api.DeliverPolicy.ALL,
+    )
     try:
         await asyncio.wait_for(done, 60)
     finally:
@@ -228,8 +257,7 @@ async def stream_pairs(js: Any, team: str, posted: set[str]) -> Counter[tuple[st
     return got
 
 
-def check_stream(got: Counter[tuple[str, str]], expected: set[tuple[str, str]]
-                 ) -> dict[str, int]:
+def check_stream(got: Counter[tuple[str, str]], expected: set[tuple[str, str]]) -> dict[str, int]:
     lost = len(expected - set(got))
     duplicated = sum(n - 1 for pair, n in got.items() if pair in expected and n > 1)
     return {"expected": len(expected), "lost": lost, "duplicated": duplicated}
@@ -238,8 +266,7 @@ def check_stream(got: Counter[tuple[str, str]], expected: set[tuple[str, str]]
 class Bench:
     """The world: emulator, nats-server, registrations, gateway processes."""
 
-    def __init__(self, n: int, options: dict[str, object], join_rate: float,
-                 log_dir: Path) -> None:
+    def __init__(self, n: int, options: dict[str, object], join_rate: float, log_dir: Path) -> None:
         self.n = n
         self.options = options
         self.join_rate = join_rate
@@ -249,7 +276,7 @@ class Bench:
         people = [ws.add_user(f"p{i}") for i in range(n)]
         self.channels: dict[str, list[str]] = {}  # channel id -> member user ids (people)
         for g in range(0, n, GROUP):
-            members = [p.id for p in people[g:g + GROUP]]
+            members = [p.id for p in people[g : g + GROUP]]
             ch = ws.add_channel(f"team-{g // GROUP}", [self.bot.id, *members])
             self.channels[ch.id] = members
         self.workspace = ws
@@ -260,8 +287,14 @@ class Bench:
         self.user_of_reg: dict[str, str] = {}
 
     def start_proc(self, name: str, **extra: object) -> Proc:
-        proc = Proc(name, self.natsd.url, self.key, self.emu.api_url, self.log_dir,
-                    {**self.options, **extra})
+        proc = Proc(
+            name,
+            self.natsd.url,
+            self.key,
+            self.emu.api_url,
+            self.log_dir,
+            {**self.options, **extra},
+        )
         self.procs[name] = proc
         return proc
 
@@ -271,8 +304,9 @@ class Bench:
         tokens = list(self.emu.user_tokens.values())
         regs: list[Registration] = []
         for i in range(0, len(tokens), 50):
-            regs += await asyncio.gather(*(registry.register(t, None, api_url=self.emu.api_url)
-                                           for t in tokens[i:i + 50]))
+            regs += await asyncio.gather(
+                *(registry.register(t, None, api_url=self.emu.api_url) for t in tokens[i : i + 50])
+            )
         for reg in regs:
             self.reg_of_user[reg.user_id] = reg.id
             self.user_of_reg[reg.id] = reg.user_id
@@ -296,8 +330,9 @@ class Bench:
         return f"{prefix}0"
 
 
-async def failover(b: Bench, js: Any, watch: Assignments, regs: set[str], log: Any,
-                   one_holder: bool) -> tuple[dict[str, Any], str]:
+async def failover(
+    b: Bench, js: Any, watch: Assignments, regs: set[str], log: Any, one_holder: bool
+) -> tuple[dict[str, Any], str]:
     a = b.start_proc("gw-a")
     t0 = time.monotonic()
     if one_holder:
@@ -328,8 +363,10 @@ async def failover(b: Bench, js: Any, watch: Assignments, regs: set[str], log: A
         names = [a.name, c.name]
         want = place(regs, {n: 10_000 for n in names})
         await until(lambda: watch.holder == want, 120 + b.n / 5, "the first placement")
-        log(f"failover: {b.n} sessions held as placed in {time.monotonic() - t0:.1f} s "
-            f"({dict(watch.count())})")
+        log(
+            f"failover: {b.n} sessions held as placed in {time.monotonic() - t0:.1f} s "
+            f"({dict(watch.count())})"
+        )
         counts = watch.count()
         victim_name = max(names, key=lambda n: counts[n])
         survivor_name = next(n for n in names if n != victim_name)
@@ -369,8 +406,11 @@ async def failover(b: Bench, js: Any, watch: Assignments, regs: set[str], log: A
             gap.append(await b.post(ch, f"gap {i}"))
         await asyncio.sleep(0.5)
     try:
-        await until(lambda: all(watch.holder.get(r) == survivor_name for r in regs),
-                    60 + b.n / 10, "the survivor holding every session")
+        await until(
+            lambda: all(watch.holder.get(r) == survivor_name for r in regs),
+            60 + b.n / 10,
+            "the survivor holding every session",
+        )
         await asyncio.wait_for(poller, 10)
     finally:
         poller.cancel()
@@ -391,8 +431,11 @@ async def failover(b: Bench, js: Any, watch: Assignments, regs: set[str], log: A
     stream = check_stream(await complete(), expected)
     new_overlaps = b.emu.token_overlaps[overlaps_before:]
     result = {
-        "status": "ok", "sessions": b.n, "victim_sessions": len(victim_regs),
-        "held_again_s": _stats(held_s), "socket_again_s": _stats(socket_s),
+        "status": "ok",
+        "sessions": b.n,
+        "victim_sessions": len(victim_regs),
+        "held_again_s": _stats(held_s),
+        "socket_again_s": _stats(socket_s),
         "sockets_gone_s": _stats([gone_at[r] - killed for r in gone_at]),
         "rtm_connect_calls": b.emu.connect_calls - connects_before,
         "messages": stream,
@@ -403,16 +446,18 @@ async def failover(b: Bench, js: Any, watch: Assignments, regs: set[str], log: A
     return result, survivor_name
 
 
-async def drain(b: Bench, js: Any, watch: Assignments, regs: set[str], survivor: str,
-                log: Any) -> dict[str, Any]:
-    joiner = b.start_proc(b.split_name([survivor], regs, "gw-c"),
-                          connect_rate=b.join_rate)
+async def drain(
+    b: Bench, js: Any, watch: Assignments, regs: set[str], survivor: str, log: Any
+) -> dict[str, Any]:
+    joiner = b.start_proc(b.split_name([survivor], regs, "gw-c"), connect_rate=b.join_rate)
     names = [survivor, joiner.name]
     want = place(regs, {n: 10_000 for n in names})
     t0 = time.monotonic()
     await until(lambda: watch.holder == want, 60 + b.n / b.join_rate * 2, "the join's placement")
-    log(f"drain: {joiner.name} joined, placement reached in {time.monotonic() - t0:.1f} s "
-        f"({dict(watch.count())})")
+    log(
+        f"drain: {joiner.name} joined, placement reached in {time.monotonic() - t0:.1f} s "
+        f"({dict(watch.count())})"
+    )
     await asyncio.sleep(1.0)
     counts = watch.count()
     leaving = b.procs[max(names, key=lambda n: counts[n])]
@@ -434,8 +479,11 @@ async def drain(b: Bench, js: Any, watch: Assignments, regs: set[str], survivor:
     task = asyncio.ensure_future(poster())
     await asyncio.sleep(0.5)
     taker = b.procs[staying]
-    cpu0 = {"leaving": cpu_seconds(leaving.proc.pid), "taker": cpu_seconds(taker.proc.pid),
-            "emulator": time.process_time()}
+    cpu0 = {
+        "leaving": cpu_seconds(leaving.proc.pid),
+        "taker": cpu_seconds(taker.proc.pid),
+        "emulator": time.process_time(),
+    }
     sent = time.monotonic()
     leaving.proc.send_signal(signal.SIGTERM)
     last_cpu = cpu0["leaving"]
@@ -446,9 +494,11 @@ async def drain(b: Bench, js: Any, watch: Assignments, regs: set[str], survivor:
         await asyncio.sleep(0.02)
     code = leaving.proc.returncode
     exited = time.monotonic()
-    cpu = {"leaving": last_cpu - cpu0["leaving"],
-           "taker": cpu_seconds(taker.proc.pid) - cpu0["taker"],
-           "emulator_and_bench": time.process_time() - cpu0["emulator"]}
+    cpu = {
+        "leaving": last_cpu - cpu0["leaving"],
+        "taker": cpu_seconds(taker.proc.pid) - cpu0["taker"],
+        "emulator_and_bench": time.process_time() - cpu0["emulator"],
+    }
     await asyncio.sleep(0.3)
     stop.set()
     await task
@@ -467,15 +517,21 @@ async def drain(b: Bench, js: Any, watch: Assignments, regs: set[str], survivor:
     claims = sorted(watch.changed[r] - sent for r in leaving_regs if r in watch.changed)
     overlaps = b.emu.token_overlaps[overlaps_before:]
     durations = [o.duration() for o in overlaps]
-    return {"status": "ok" if code == 0 else "error",
-            "error": "" if code == 0 else f"exit code {code}: {leaving.tail()}",
-            "sessions": len(leaving_regs), "drain_s": took, "exit_code": code,
-            "taken_by_other": still,
-            "first_claim_s": claims[0] if claims else None,
-            "last_claim_s": claims[-1] if claims else None,
-            "cpu_s": {k: round(v, 2) for k, v in cpu.items()}, "posted": len(window), "messages": check_stream(got, expected),
-            "handover_overlaps": len(overlaps),
-            "longest_overlap_s": max(durations) if durations else 0.0}
+    return {
+        "status": "ok" if code == 0 else "error",
+        "error": "" if code == 0 else f"exit code {code}: {leaving.tail()}",
+        "sessions": len(leaving_regs),
+        "drain_s": took,
+        "exit_code": code,
+        "taken_by_other": still,
+        "first_claim_s": claims[0] if claims else None,
+        "last_claim_s": claims[-1] if claims else None,
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+        "posted": len(window),
+        "messages": check_stream(got, expected),
+        "handover_overlaps": len(overlaps),
+        "longest_overlap_s": max(durations) if durations else 0.0,
+    }
 
 
 async def main_async(args: argparse.Namespace, log: Any) -> dict[str, Any]:
@@ -499,20 +555,25 @@ async def main_async(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                     await open_buckets(js)
                     await watch.start(js)
                     try:
-                        result["failover"], survivor = await failover(b, js, watch, regs, log,
-                                                                     args.one_holder)
+                        result["failover"], survivor = await failover(
+                            b, js, watch, regs, log, args.one_holder
+                        )
                     except Exception as exc:
-                        result["failover"] = {"status": "error",
-                                              "error": f"{type(exc).__name__}: {exc}",
-                                              "logs": {k: p.tail() for k, p in b.procs.items()}}
+                        result["failover"] = {
+                            "status": "error",
+                            "error": f"{type(exc).__name__}: {exc}",
+                            "logs": {k: p.tail() for k, p in b.procs.items()},
+                        }
                         return result
                     if not args.no_drain:
                         try:
                             result["drain"] = await drain(b, js, watch, regs, survivor, log)
                         except Exception as exc:
-                            result["drain"] = {"status": "error",
-                                               "error": f"{type(exc).__name__}: {exc}",
-                                               "logs": {k: p.tail() for k, p in b.procs.items()}}
+                            result["drain"] = {
+                                "status": "error",
+                                "error": f"{type(exc).__name__}: {exc}",
+                                "logs": {k: p.tail() for k, p in b.procs.items()},
+                            }
                 finally:
                     for proc in b.procs.values():
                         if proc.proc.poll() is None:
@@ -527,29 +588,37 @@ async def main_async(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"GATEWAY FAILOVER ({result.get('n')} sessions, "
-             f"options {result.get('options') or 'defaults'})"]
+    lines = [
+        f"GATEWAY FAILOVER ({result.get('n')} sessions, "
+        f"options {result.get('options') or 'defaults'})"
+    ]
     f = result.get("failover", {})
     if f.get("status") == "ok":
         h, s, m = f["held_again_s"], f["socket_again_s"], f["messages"]
-        lines.append(f"  kill -9   {f['victim_sessions']} sessions held again after p50 "
-                     f"{h['p50']:.1f} s, p99 {h['p99']:.1f} s, max {h['max']:.1f} s "
-                     f"(target p99 <= 20 s); new socket p50 {s.get('p50', 0):.1f} s, "
-                     f"p99 {s.get('p99', 0):.1f} s")
-        lines.append(f"            messages {m['expected']} expected, {m['lost']} lost, "
-                     f"{m['duplicated']} duplicated; overlaps of the victim's tokens "
-                     f"{f['victim_overlaps']}; rtm.connect calls {f['rtm_connect_calls']}")
+        lines.append(
+            f"  kill -9   {f['victim_sessions']} sessions held again after p50 "
+            f"{h['p50']:.1f} s, p99 {h['p99']:.1f} s, max {h['max']:.1f} s "
+            f"(target p99 <= 20 s); new socket p50 {s.get('p50', 0):.1f} s, "
+            f"p99 {s.get('p99', 0):.1f} s"
+        )
+        lines.append(
+            f"            messages {m['expected']} expected, {m['lost']} lost, "
+            f"{m['duplicated']} duplicated; overlaps of the victim's tokens "
+            f"{f['victim_overlaps']}; rtm.connect calls {f['rtm_connect_calls']}"
+        )
     else:
         lines.append(f"  kill -9   {f.get('status')}: {f.get('error')}")
     d = result.get("drain")
     if d is not None and d.get("status") == "ok":
         m = d["messages"]
-        lines.append(f"  drain     {d['sessions']} sessions in {d['drain_s']:.2f} s "
-                     f"(target <= 5 s), {d['taken_by_other']} taken make-before-break "
-                     f"(claims {d['first_claim_s'] or 0:.2f}-{d['last_claim_s'] or 0:.2f} s); "
-                     f"{m['expected']} expected, {m['lost']} lost, {m['duplicated']} "
-                     f"duplicated; overlaps {d['handover_overlaps']}, longest "
-                     f"{d['longest_overlap_s']:.2f} s; CPU s {d['cpu_s']}")
+        lines.append(
+            f"  drain     {d['sessions']} sessions in {d['drain_s']:.2f} s "
+            f"(target <= 5 s), {d['taken_by_other']} taken make-before-break "
+            f"(claims {d['first_claim_s'] or 0:.2f}-{d['last_claim_s'] or 0:.2f} s); "
+            f"{m['expected']} expected, {m['lost']} lost, {m['duplicated']} "
+            f"duplicated; overlaps {d['handover_overlaps']}, longest "
+            f"{d['longest_overlap_s']:.2f} s; CPU s {d['cpu_s']}"
+        )
     elif d is not None:
         lines.append(f"  drain     {d.get('status')}: {d.get('error')}")
     return "\n".join(lines)
@@ -559,13 +628,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50 sessions")
     parser.add_argument("--n", type=int, help="sessions (registrations)")
-    parser.add_argument("--takeover-rate", type=float,
-                        help="the gateways' --takeover-rate (default: theirs)")
-    parser.add_argument("--join-connect-rate", type=float, default=50.0,
-                        help="the joining process's --connect-rate in the drain part (50)")
-    parser.add_argument("--one-holder", action="store_true",
-                        help="fail-over: the victim holds every session (the survivor joins "
-                             "just before the kill)")
+    parser.add_argument(
+        "--takeover-rate", type=float, help="the gateways' --takeover-rate (default: theirs)"
+    )
+    parser.add_argument(
+        "--join-connect-rate",
+        type=float,
+        default=50.0,
+        help="the joining process's --connect-rate in the drain part (50)",
+    )
+    parser.add_argument(
+        "--one-holder",
+        action="store_true",
+        help="fail-over: the victim holds every session (the survivor joins just before the kill)",
+    )
     parser.add_argument("--no-drain", action="store_true", help="only the fail-over part")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args(argv)
