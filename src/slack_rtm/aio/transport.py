@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import ssl as ssl_module
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
@@ -23,6 +24,8 @@ from slack_rtm.session.core import MESSAGE_PREFIX, REPLY_PREFIX
 
 __all__ = [
     "RtmListener",
+    "masked_text_frames",
+    "send_text_frames",
     "check_http_url",
     "check_ws_url",
     "is_loopback",
@@ -41,6 +44,69 @@ _REPLY_LEN = len(REPLY_PREFIX)
 
 MAX_INBOUND_FRAME = 64 * 1024 * 1024
 """The largest frame (or fragmented message) accepted from the server, in bytes."""
+
+
+# RFC 6455 §5.2: FIN + text opcode; the mask bit with a 7-bit length, or 126 and 16 bits after.
+_FIN_TEXT = 0x81
+_MASKED = 0x80
+_LEN16 = 126
+_MAX_JOINED = 65536  # payloads this long or longer go through picows, one frame at a time
+
+
+def masked_text_frames(payloads: Sequence[bytes]) -> bytes:
+    """``payloads`` as client text frames (RFC 6455 §5.2), each masked with its own key, joined.
+
+    picows sends one frame per call and makes a ``send`` system call for each while its
+    transport's buffer is empty: ~2.3 µs of CPU a frame over loopback, more than decoding the
+    envelope an ack answers. The acks of one read buffer are written in one call instead.
+    Masking (§5.3): a fresh 32-bit key per frame, all of them from one ``os.urandom`` call
+    (a strong source, as §5.3 asks); the payloads are XORed with their repeated keys in one
+    big-integer operation over the whole buffer (its header bytes XORed with zeros).
+
+    Args:
+        payloads: each frame's text (UTF-8), every one shorter than 64 KiB.
+
+    Raises:
+        ValueError: a payload is 64 KiB or longer (send it with ``WSTransport.send``).
+    """
+    keys = os.urandom(4 * len(payloads))
+    plain: list[bytes] = []
+    stream: list[bytes] = []
+    at = 0
+    for payload in payloads:
+        size = len(payload)
+        key = keys[at:at + 4]
+        at += 4
+        if size < _LEN16:
+            plain.append(bytes((_FIN_TEXT, _MASKED | size)) + key + payload)
+            stream.append(_NO_MASK_6 + (key * ((size >> 2) + 1))[:size])
+        elif size < _MAX_JOINED:
+            plain.append(bytes((_FIN_TEXT, _MASKED | _LEN16, size >> 8, size & 0xFF)) + key
+                         + payload)
+            stream.append(_NO_MASK_8 + (key * ((size >> 2) + 1))[:size])
+        else:
+            raise ValueError(f"payloads must be shorter than {_MAX_JOINED} bytes, got {size}")
+    data = b"".join(plain)
+    mask = int.from_bytes(b"".join(stream), "little")
+    return (int.from_bytes(data, "little") ^ mask).to_bytes(len(data), "little")
+
+
+_NO_MASK_6 = bytes(6)  # a short frame's header: left as it is
+_NO_MASK_8 = bytes(8)
+
+
+def send_text_frames(transport: WSTransport, payloads: Sequence[bytes]) -> None:
+    """Send each of ``payloads`` as one text frame on ``transport``, in order, in one write when
+    there are several and all are small (:func:`masked_text_frames`); nothing once a close
+    frame was sent or the connection is gone (as ``WSTransport.send``)."""
+    if not payloads or transport.is_close_frame_sent or transport.is_disconnected:
+        return
+    if len(payloads) == 1 or max(map(len, payloads)) >= _MAX_JOINED:
+        send = transport.send
+        for payload in payloads:
+            send(_TEXT, payload)
+        return
+    transport.underlying_transport.write(masked_text_frames(payloads))
 
 
 def is_loopback(host: str | None) -> bool:
