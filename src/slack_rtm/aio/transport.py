@@ -24,12 +24,12 @@ from slack_rtm.session.core import MESSAGE_PREFIX, REPLY_PREFIX
 
 __all__ = [
     "RtmListener",
-    "masked_text_frames",
-    "send_text_frames",
     "check_http_url",
     "check_ws_url",
     "is_loopback",
+    "masked_text_frames",
     "open_websocket",
+    "send_text_frames",
     "transport_error",
 ]
 

@@ -342,6 +342,12 @@ keeps the frame for ``.raw``."""
 _decode_any: Callable[[bytes | str], Any] = msgspec.json.Decoder().decode
 
 
+def wire_event_union() -> Any:
+    """The tagged union of every typed wire event (:data:`WIRE_EVENTS`), for a struct field that
+    holds one (Socket Mode decodes an ``events_api`` envelope and its event in one pass)."""
+    return _WIRE_UNION
+
+
 def decode_frame(data: bytes | bytearray | memoryview | str) -> Event:
     """Decode one WebSocket text frame into an event, a reply or a :class:`MalformedFrame`.
 
