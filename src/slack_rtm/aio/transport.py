@@ -47,10 +47,10 @@ MAX_INBOUND_FRAME = 64 * 1024 * 1024
 
 
 # RFC 6455 §5.2: FIN + text opcode; the mask bit with a 7-bit length, or 126 and 16 bits after.
-_FIN_TEXT = 0x81
-_MASKED = 0x80
-_LEN16 = 126
 _MAX_JOINED = 65536  # payloads this long or longer go through picows, one frame at a time
+_HEADS = [bytes((0x81, 0x80 | size)) for size in range(126)]  # by payload size, before the key
+_NO_MASK_6 = bytes(6)  # a short frame's header and key: XORed with zeros, left as they are
+_NO_MASK_8 = bytes(8)
 
 
 def masked_text_frames(payloads: Sequence[bytes]) -> bytes:
@@ -61,7 +61,7 @@ def masked_text_frames(payloads: Sequence[bytes]) -> bytes:
     envelope an ack answers. The acks of one read buffer are written in one call instead.
     Masking (§5.3): a fresh 32-bit key per frame, all of them from one ``os.urandom`` call
     (a strong source, as §5.3 asks); the payloads are XORed with their repeated keys in one
-    big-integer operation over the whole buffer (its header bytes XORed with zeros).
+    big-integer operation over the whole buffer (headers and keys XORed with zeros).
 
     Args:
         payloads: each frame's text (UTF-8), every one shorter than 64 KiB.
@@ -72,27 +72,23 @@ def masked_text_frames(payloads: Sequence[bytes]) -> bytes:
     keys = os.urandom(4 * len(payloads))
     plain: list[bytes] = []
     stream: list[bytes] = []
+    heads = _HEADS
     at = 0
     for payload in payloads:
         size = len(payload)
         key = keys[at:at + 4]
         at += 4
-        if size < _LEN16:
-            plain.append(bytes((_FIN_TEXT, _MASKED | size)) + key + payload)
-            stream.append(_NO_MASK_6 + (key * ((size >> 2) + 1))[:size])
+        if size < 126:
+            plain += (heads[size], key, payload)
+            stream += (_NO_MASK_6, (key * ((size >> 2) + 1))[:size])
         elif size < _MAX_JOINED:
-            plain.append(bytes((_FIN_TEXT, _MASKED | _LEN16, size >> 8, size & 0xFF)) + key
-                         + payload)
-            stream.append(_NO_MASK_8 + (key * ((size >> 2) + 1))[:size])
+            plain += (bytes((0x81, 0x80 | 126, size >> 8, size & 0xFF)), key, payload)
+            stream += (_NO_MASK_8, (key * ((size >> 2) + 1))[:size])
         else:
             raise ValueError(f"payloads must be shorter than {_MAX_JOINED} bytes, got {size}")
     data = b"".join(plain)
     mask = int.from_bytes(b"".join(stream), "little")
     return (int.from_bytes(data, "little") ^ mask).to_bytes(len(data), "little")
-
-
-_NO_MASK_6 = bytes(6)  # a short frame's header: left as it is
-_NO_MASK_8 = bytes(8)
 
 
 def send_text_frames(transport: WSTransport, payloads: Sequence[bytes]) -> None:

@@ -466,8 +466,8 @@ class SocketModeCore:
             return  # a socket already given up: its envelopes will be redelivered
         conn.last_rx = now
         conn.ping_at = None
-        # The hot path, inlined: an events_api envelope decoded in one typed pass, its event
-        # in a second (over the event alone), delivered, acked at once on this socket.
+        # The hot path, inlined: an events_api envelope and its event decoded in one typed pass,
+        # delivered, acked at once on this socket (its ack one of this read's SendFrames).
         conn_id = conn.id
         events_append = self.events.append
         actions_append = self._actions.append
@@ -475,9 +475,10 @@ class SocketModeCore:
         seen_order = self._seen_order
         capacity = self._dedup_capacity
         fast = not self._wait_handlers
+        by_key = self._by_key  # acks waiting for handlers, by event: cleared in place, not replaced
         acks: list[bytes] | None = None  # this read's immediate acks, one action
         for data in frames:
-            frame_bytes = data if isinstance(data, (bytes, str)) else bytes(data)
+            frame_bytes = data if type(data) is bytes or isinstance(data, str) else bytes(data)
             envelope: Envelope | None
             try:
                 envelope = hot = _decode_events_api(frame_bytes)
@@ -495,8 +496,7 @@ class SocketModeCore:
                     # or .frame asks (Event._text); no cycle between the two.
                     force_setattr(ids, "event", None)
                 key = ids.event_id or envelope.envelope_id
-                if (not fast or envelope.accepts_response_payload or key in seen
-                        or self._by_key):
+                if not fast or envelope.accepts_response_payload or key in seen or by_key:
                     self._deliver(conn, envelope, event, key, now)
                     continue
                 force_setattr(event, "_envelope", envelope)
