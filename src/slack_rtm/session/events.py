@@ -70,11 +70,13 @@ __all__ = [
     "decode_frame",
     "decode_kept",
     "decode_reply_frame",
+    "decode_unknown",
     "decode_wire_event",
     "event_class",
     "event_type_names",
     "matches",
     "validate_type_name",
+    "wire_event_union",
 ]
 
 MALFORMED_TEXT_LIMIT = 1024
@@ -426,6 +428,12 @@ class _Probe(msgspec.Struct, gc=False):
 
 _decode_probe: Callable[[bytes | str], _Probe] = msgspec.json.Decoder(_Probe).decode
 _decode_reply: Callable[[bytes | str], Reply] = msgspec.json.Decoder(Reply).decode
+
+
+def decode_unknown(frame: bytes | str) -> Event:
+    """:func:`decode_kept` for a frame whose ``type`` the one-pass decode already refused (no
+    class of its own): the same result, without trying that decode again. Never raises."""
+    return _decode_slow(frame)
 
 
 def _decode_slow(frame: bytes | str) -> Event:

@@ -72,6 +72,7 @@ from slack_rtm.session.events import (
     UnknownEvent,
     decode_frame,
     decode_kept,
+    decode_unknown,
     decode_wire_event,
     wire_event_union,
 )
@@ -483,8 +484,11 @@ class SocketModeCore:
             try:
                 envelope = hot = _decode_events_api(frame_bytes)
                 event = hot.ids.event
+            except msgspec.ValidationError as exc:
+                envelope, event = _events_api_two_passes(
+                    frame_bytes, str(exc).endswith(_UNKNOWN_EVENT_TYPE))
             except Exception:
-                envelope, event = _events_api_two_passes(frame_bytes)
+                envelope, event = _events_api_two_passes(frame_bytes, False)
             if envelope is not None and envelope.type == "events_api" and envelope.envelope_id:
                 force_setattr(envelope, "_frame", frame_bytes)
                 ids = envelope.ids
@@ -885,10 +889,18 @@ class SocketModeCore:
 _NO_IDS = EnvelopeIds()
 
 
-def _events_api_two_passes(data: bytes | str) -> tuple[Envelope | None, Event | None]:
+# The end of msgspec's message when the one-pass decode refused an event type that has no class
+# of its own (``app_mention``, ...: common in the Events API). Its event then goes straight to
+# decode_unknown instead of failing a second typed decode (~1 µs less an envelope).
+_UNKNOWN_EVENT_TYPE: Final = "at `$.payload.event.type`"
+
+
+def _events_api_two_passes(data: bytes | str, unknown_type: bool,
+                           ) -> tuple[Envelope | None, Event | None]:
     """An envelope the one-pass decode refused (an event type with no class of its own, odd
     fields, or not an envelope at all), decoded in two passes: the envelope, then its event
-    (None: not an envelope, or no event). Never raises."""
+    (None: not an envelope, or no event); ``unknown_type``: the refusal named the event's
+    ``type``. Never raises."""
     try:
         envelope = _decode_envelope(data)
     except Exception:
@@ -896,6 +908,8 @@ def _events_api_two_passes(data: bytes | str) -> tuple[Envelope | None, Event | 
     inner = bytes(envelope.ids.event)
     if not inner or inner == b"null":
         return envelope, None
+    if unknown_type:
+        return envelope, decode_unknown(inner)
     try:
         event = _decode_wire(inner)
     except Exception:
