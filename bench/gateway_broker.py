@@ -204,22 +204,48 @@ async def sends(server: ServerProc, nats_url: str, reg: Registration, cfg: Gatew
     bridge = SessionBridge(reg, server.bot_token, None, nc=nc, publisher=publisher,
                            cursors=MemoryCursorStore(), config=cfg, session_config=SEND_CONFIG)
     await bridge.start(10)
-    direct_rtt, broker_rtt = [], []
+    direct_rtt, broker_rtt, echo_rtt, chained_rtt = [], [], [], []
     channel = server.info["general_channel_id"]
+    echo_nc = await nats.connect(nats_url)
+    canned = b'{"ok":true,"reply_to":1,"ts":"1.000001","text":"x"}'
+
+    async def echo(msg: Any) -> None:  # bare nats-py: the reply at once, no Slack behind it
+        await msg.respond(canned)
+
+    echo_sub = await echo_nc.subscribe("bench.echo", cb=echo)
     async with RtmClient(server.bot_token, base_url=server.api_url, config=SEND_CONFIG) as direct, \
             GatewayClient(nats_url) as gw:
-        for i in range(count):  # alternating, so that both see the same machine
+        client_nc = await nats.connect(nats_url)
+
+        async def chained(msg: Any) -> None:  # the floor: a direct send behind bare nats-py
+            ack = await direct.send_message(channel, "chained")
+            await msg.respond(ack.frame)
+
+        chained_sub = await echo_nc.subscribe("bench.chained", cb=chained)
+        for i in range(count):  # alternating, so that all see the same machine
             t0 = time.perf_counter()
             await direct.send_message(channel, f"direct {i}")
             direct_rtt.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             await gw.send_message(reg.team_id, channel, f"broker {i}")
             broker_rtt.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await client_nc.request("bench.echo", b'{"channel":"C","text":"x"}', timeout=5)
+            echo_rtt.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await client_nc.request("bench.chained", b'{"channel":"C","text":"x"}', timeout=5)
+            chained_rtt.append(time.perf_counter() - t0)
+        await chained_sub.unsubscribe()
+        await client_nc.close()
+    await echo_sub.unsubscribe()
+    await echo_nc.close()
     await bridge.stop()
     await nc.close()
     d, b = statistics.median(direct_rtt) * 1e6, statistics.median(broker_rtt) * 1e6
+    e, c = statistics.median(echo_rtt) * 1e6, statistics.median(chained_rtt) * 1e6
     return {"status": "ok", "count": count, "direct_rtt_us_p50": d, "broker_rtt_us_p50": b,
-            "ratio": b / d}
+            "ratio": b / d, "nats_echo_rtt_us_p50": e, "chained_rtt_us_p50": c,
+            "chained_ratio": c / d}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -239,6 +265,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                                                             rounds)),
                               ("latency", lambda: latency(server, natsd.url, reg, cfg, count)),
                               ("send", lambda: sends(server, natsd.url, reg, cfg, count))):
+                if args.part and name not in args.part:
+                    continue
                 try:
                     result[name] = await run()
                 except Exception as exc:  # reported, the other parts still run
@@ -270,6 +298,11 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"  send      broker {s['broker_rtt_us_p50']:.0f} us vs direct "
                      f"{s['direct_rtt_us_p50']:.0f} us p50: {s['ratio']:.2f}x "
                      f"(target <= 1.5x)")
+        if "nats_echo_rtt_us_p50" in s:
+            lines.append(f"            bare nats-py request -> reply "
+                         f"{s['nats_echo_rtt_us_p50']:.0f} us; a direct send behind a bare "
+                         f"nats-py responder "
+                         f"{s['chained_rtt_us_p50']:.0f} us ({s['chained_ratio']:.2f}x)")
     else:
         lines.append(f"  send      {s}")
     return "\n".join(lines)
@@ -281,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, help="firehose events per run")
     parser.add_argument("--rounds", type=int, help="firehose rounds (ours and bare each)")
     parser.add_argument("--json", help="write the result here")
+    parser.add_argument("--part", action="append", choices=("firehose", "latency", "send"),
+                        help="run only this part (repeatable)")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))
     print(report(result))

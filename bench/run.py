@@ -35,7 +35,7 @@ from ingest_socket_mode import CLIENTS as SM_CLIENTS
 from procs import BENCH_DIR, Child, ChildError, ServerProc, pin
 
 SCENARIOS = ("ingest", "socket_mode_ingest", "density", "reconnect", "send",
-             "gateway_broker", "gateway_density")
+             "gateway_broker", "gateway_density", "gateway_failover")
 SEND_KINDS = {
     "picows_ping": "bare picows JSON ping -> pong",
     "picows_message": "bare picows message -> ack",
@@ -167,6 +167,8 @@ async def main_async(args: argparse.Namespace) -> int:
         for n in cfg["density"]:
             r = await run_gateway_density(n, cfg, args, log)
             result["gateway_density"].append(r)
+    if "gateway_failover" in chosen:
+        result["gateway_failover"] = await run_gateway_failover(args.quick, log)
     if "density" in chosen:
         # Last: tearing 10,000 sockets down keeps the kernel busy for a while (a send scenario
         # run right after it saw p99s of 1-2 ms against ~0.15 ms alone).
@@ -207,6 +209,11 @@ async def main_async(args: argparse.Namespace) -> int:
         import gateway_density
 
         print("\n" + gateway_density.report(result["gateway_density"]))
+
+    if "gateway_failover" in result:
+        import gateway_failover
+
+        print("\n" + gateway_failover.report(result["gateway_failover"]))
     out = Path(args.json) if args.json else (
         BENCH_DIR / "results" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -259,6 +266,28 @@ async def run_gateway_density(n: int, cfg: dict[str, Any], args: argparse.Namesp
     return out
 
 
+async def run_gateway_failover(quick: bool, log: Any) -> dict[str, Any]:
+    """bench/gateway_failover.py in a process of its own (its emulator, nats-server and
+    gateway processes): kill -9 fail-over, then a SIGTERM drain."""
+    out = BENCH_DIR / "results" / f"gateway-failover-{os.getpid()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH_DIR / "gateway_failover.py"), *(["--quick"] if quick else []),
+        "--json", str(out), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await proc.communicate()
+    try:
+        result: dict[str, Any] = json.loads(out.read_text())
+        out.unlink()
+    except (OSError, ValueError):
+        tail = (stdout + stderr).decode(errors="replace")[-2000:]
+        result = {"failover": {"status": "error", "error": f"no result: {tail}"}}
+    for name in ("failover", "drain"):
+        if name in result:
+            r = result[name]
+            log(f"gateway_failover {name}: {r.get('status')} {r.get('error') or ''}")
+    return result
+
+
 def _load() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -284,6 +313,11 @@ def _statuses(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append((f"send {kind}", r["status"], r.get("reason") or r.get("error", "")))
     for part, r in result.get("gateway_broker", {}).items():
         out.append((f"gateway_broker {part}", r.get("status", "error"), r.get("error", "")))
+    for part in ("failover", "drain"):
+        r = result.get("gateway_failover", {}).get(part)
+        if r is not None:
+            out.append((f"gateway_failover {part}", r.get("status", "error"),
+                        r.get("error", "")))
     return out
 
 

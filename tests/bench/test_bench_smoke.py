@@ -119,6 +119,17 @@ def test_quick_run_produces_numbers_for_every_scenario(tmp_path: Path) -> None:
            ("broker_rtt_us_p50", "direct_rtt_us_p50", "ratio"))
     assert "GATEWAY BROKER" in proc.stdout
 
+    failover = result["gateway_failover"]
+    _check("gateway_failover failover", failover["failover"], ("victim_sessions",))
+    assert failover["failover"]["held_again_s"]["count"] == failover["failover"]["victim_sessions"]
+    assert failover["failover"]["messages"]["lost"] == 0
+    assert failover["failover"]["victim_overlaps"] == 0
+    _check("gateway_failover drain", failover["drain"], ("drain_s", "sessions"))
+    assert failover["drain"]["exit_code"] == 0
+    assert failover["drain"]["messages"]["lost"] == 0
+    assert failover["drain"]["messages"]["duplicated"] == 0
+    assert "GATEWAY FAILOVER" in proc.stdout
+
     for t in result["targets"]:
         assert t["verdict"] in ("PASS", "MISS", "n/a")
     if summary.get("slack_sdk_v2_raised", {}).get("status") == "ok":

@@ -6,7 +6,7 @@ import hashlib
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slack_rtm.gateway.placement import place, ranking, weight
@@ -31,7 +31,7 @@ def test_weight_is_stable_across_runs() -> None:
 
 
 @given(REGS, PROCS)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_capacity_is_never_exceeded_and_everything_fits_when_it_can(
     registrations: list[str], processes: dict[str, int]
 ) -> None:
@@ -44,7 +44,7 @@ def test_capacity_is_never_exceeded_and_everything_fits_when_it_can(
 
 
 @given(REGS, PROCS, st.randoms(use_true_random=False))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_deterministic_whatever_the_order(
     registrations: list[str], processes: dict[str, int], rnd: random.Random
 ) -> None:
@@ -56,7 +56,7 @@ def test_deterministic_whatever_the_order(
 
 
 @given(REGS, st.lists(PROC, min_size=1, max_size=6, unique=True))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_without_full_processes_each_goes_to_its_first_choice(
     registrations: list[str], names: list[str]
 ) -> None:
@@ -66,7 +66,7 @@ def test_without_full_processes_each_goes_to_its_first_choice(
 
 
 @given(REGS, st.lists(PROC, min_size=2, max_size=6, unique=True), st.data())
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_removing_a_process_moves_only_its_own(
     registrations: list[str], names: list[str], data: st.DataObject
 ) -> None:

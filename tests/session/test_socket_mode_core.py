@@ -509,3 +509,64 @@ def test_config_is_checked() -> None:
         SocketModeConfig(ping_interval="5")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="config"):
         SocketModeCore(object())  # type: ignore[arg-type]
+
+
+def test_one_pass_event_keeps_its_text_byte_for_byte_and_no_cycle() -> None:
+    h = Harness()
+    first, _ = h.connected()
+    inner = b'{"type":"message","channel":"C1","user":"U1","text":"caf\\u00e9 ok","ts":"1.5"}'
+    frame = (b'{"envelope_id":"env1","type":"events_api","accepts_response_payload":false,'
+             b'"payload":{"team_id":"T1","event":' + inner + b',"event_id":"Ev1"}}')
+    h.recv(first, frame)
+    message = h.events[-1]
+    assert isinstance(message, Message)
+    assert message.text == "café ok"
+    envelope = message.envelope
+    assert isinstance(envelope, Envelope)
+    assert envelope.event_id == "Ev1"
+    assert getattr(envelope.ids, "event", None) is None  # the event does not point back at it
+    assert message.frame == inner  # cut from the envelope's text on first use
+    assert message.raw["text"] == "café ok"
+    assert envelope.raw["payload"]["event"] == message.raw
+    assert h.acks(first) == [{"envelope_id": "env1"}]
+
+
+def test_envelope_that_one_pass_refuses_is_decoded_in_two() -> None:
+    h = Harness()
+    first, _ = h.connected()
+    # a known type whose field has the wrong type: refused by the one-pass decode and by the
+    # typed event decode, delivered as what decode_frame makes of it, acked all the same
+    h.recv(first, events_api("env1", "Ev1", {"type": "message", "text": 5}))
+    h.recv(first, events_api("env2", "Ev2", MSG))
+    odd, message = h.events[-2:]
+    assert isinstance(message, Message)
+    assert isinstance(odd, MalformedFrame)  # as over RTM (decode_frame)
+    assert odd.event_type == "message"
+    assert odd.envelope is not None
+    assert odd.envelope.envelope_id == "env1"
+    assert [a["envelope_id"] for a in h.acks(first)] == ["env1", "env2"]
+
+
+def test_events_api_envelope_without_an_event_is_malformed_and_acked() -> None:
+    h = Harness()
+    first, _ = h.connected()
+    frame = events_api("env1", "Ev1", MSG)
+    del frame["payload"]["event"]
+    h.recv(first, frame)
+    assert isinstance(h.events[-1], MalformedFrame)
+    assert h.acks(first) == [{"envelope_id": "env1"}]
+
+
+def test_dedup_forgets_the_oldest_first_after_a_release() -> None:
+    h = Harness(dedup_capacity=3, ack_after_handler=True)
+    first, _ = h.connected()
+    h.recv(first, events_api("e0", "Ev0", MSG))
+    assert h.core.release("e0", h.now) is True  # forgotten: its redelivery is delivered
+    h.recv(first, events_api("e0b", "Ev0", MSG, retry=1))
+    assert h.core.ack("e0b", h.now) is True
+    for n in range(1, 3):
+        h.recv(first, events_api(f"e{n}", f"Ev{n}", MSG))
+        h.core.ack(f"e{n}", h.now)
+    h.recv(first, events_api("again", "Ev2", MSG, retry=1))  # remembered: dropped
+    delivered = [e.envelope.envelope_id for e in h.events if isinstance(e, Message)]
+    assert delivered == ["e0", "e0b", "e1", "e2"]

@@ -29,7 +29,12 @@ from picows import WSCloseCode, WSMsgType, WSTransport
 
 from slack_rtm.aio.catchup import CatchUpRunner
 from slack_rtm.aio.handlers import Entry, HandlerRegistry, event_subtype, handler_name
-from slack_rtm.aio.transport import RtmListener, check_ws_url, open_websocket
+from slack_rtm.aio.transport import (
+    RtmListener,
+    check_ws_url,
+    open_websocket,
+    send_text_frames,
+)
 from slack_rtm.aio.wheel import TimerWheel, timer_wheel
 from slack_rtm.api import AsyncClient, AsyncRtmApi, RequestOptions, RetryConfig
 from slack_rtm.api.client import default_user_agent
@@ -277,9 +282,7 @@ class Driver(Generic[C]):
                     listener = self._listeners.get(action.conn_id)
                     transport = listener.transport if listener is not None else None
                     if transport is not None:
-                        send = transport.send
-                        for data in action.frames:
-                            send(_TEXT, data)
+                        send_text_frames(transport, action.frames)
                 else:
                     self._do(action)
             actions = core.take_actions()

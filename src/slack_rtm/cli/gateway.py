@@ -175,7 +175,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         ("fence_after", "close every session when the lease is S seconds old (3.5)"),
         ("expire_after", "count another process dead after S seconds unchanged (6)"),
         ("connect_rate", "sessions opened per second when rebalancing (5)"),
-        ("takeover_rate", "sessions opened per second when taking over (50)"),
+        ("takeover_rate", "sessions opened per second when taking over (200)"),
         ("health_timeout", "/healthz fails for a session reconnecting or silent this long (60)"),
         ("drain_timeout", "on SIGTERM, the longest to wait for others to take over (10)"),
         ("ping_interval", "the sessions' keepalive interval in seconds (20)"),

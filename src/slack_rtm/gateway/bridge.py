@@ -297,6 +297,9 @@ class SessionBridge:
         try:
             self._sub = await self._nc.subscribe(self.send_subject, queue=SEND_QUEUE_GROUP,
                                                  cb=self._on_request)
+            # The server has the interest before start() returns: a send right after it (or a
+            # claim that says this process holds the session) is never met by "no responders".
+            await self._nc.flush(timeout=10)
         except BaseException:
             await self.stop()
             raise

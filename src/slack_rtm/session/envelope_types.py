@@ -115,10 +115,30 @@ class Envelope(
         force_setattr(self, "_raw", raw)
         return raw
 
+    def _event_text(self) -> bytes:
+        """The inner event's JSON text as received (``payload.event``); b"" when there is none
+        or the frame is not kept. For events decoded in the same pass as their envelope, which
+        keep no text of their own: :attr:`Event.frame` and :attr:`Event.raw` read it here."""
+        try:
+            frame = self._frame
+        except AttributeError:
+            return b""
+        try:
+            return bytes(_decode_payload(frame).ids.event)
+        except Exception:
+            return b""
+
     def __repr__(self) -> str:
         return (f"Envelope(envelope_id={self.envelope_id!r}, type={self.type!r}, "
                 f"event_id={self.event_id!r}, retry_attempt={self.retry_attempt}, "
                 f"accepts_response_payload={self.accepts_response_payload})")
+
+
+class _Payload(msgspec.Struct, gc=False):
+    ids: EnvelopeIds = msgspec.field(default=_NO_IDS, name="payload")
+
+
+_decode_payload = msgspec.json.Decoder(_Payload).decode
 
 
 class SlashCommand(Event, frozen=True, kw_only=True):

@@ -87,7 +87,9 @@ class _FrameSlots:
     # Not struct fields: never decoded from, encoded to or compared in JSON. ``_frame`` is the
     # frame text the event came from; ``_raw`` caches its decoded dict once ``.raw`` is read;
     # ``_backfilled`` is set (True) only on messages fetched from history by catch-up;
-    # ``_envelope`` only on events that came in a Socket Mode envelope.
+    # ``_envelope`` only on events that came in a Socket Mode envelope. An event decoded in the
+    # same pass as its envelope has no ``_frame`` until ``.raw`` or ``.frame`` needs it: its
+    # text is then cut from the envelope's (``_text``).
     __slots__ = ("_backfilled", "_envelope", "_frame", "_raw")
     _backfilled: bool
     _envelope: Any  # an Envelope (msgspec resolves these annotations: no forward reference)
@@ -127,9 +129,8 @@ class Event(
         """The event's JSON text as received, byte for byte, to pass on unchanged (a gateway, an
         archive). For a message catch-up fetched, the history item with ``"type": "message"``
         first and its ``"channel"`` added; for an event built in Python, its JSON encoding."""
-        try:
-            frame = self._frame
-        except AttributeError:
+        frame = self._text()
+        if frame is None:
             return _encode_json(self.raw)
         return frame if isinstance(frame, bytes) else frame.encode()
 
@@ -151,14 +152,27 @@ class Event(
             return self._raw
         except AttributeError:
             pass
-        try:
-            frame = self._frame
-        except AttributeError:
-            raw: dict[str, Any] = msgspec.to_builtins(self)
-        else:
-            raw = decode_raw(frame)
+        frame = self._text()
+        raw: dict[str, Any] = msgspec.to_builtins(self) if frame is None else decode_raw(frame)
         force_setattr(self, "_raw", raw)
         return raw
+
+    def _text(self) -> bytes | str | None:
+        """The frame text kept for :attr:`raw` and :attr:`frame`; None for an event built in
+        Python. An event from a Socket Mode envelope decoded in one pass gets it from the
+        envelope's frame on first use (then kept)."""
+        try:
+            return self._frame
+        except AttributeError:
+            pass
+        envelope = getattr(self, "_envelope", None)
+        if envelope is None:
+            return None
+        text: bytes = envelope._event_text()
+        if not text:
+            return None
+        force_setattr(self, "_frame", text)
+        return text
 
 
 class _Model(msgspec.Struct, frozen=True, kw_only=True, gc=False, repr_omit_defaults=True):

@@ -70,11 +70,13 @@ __all__ = [
     "decode_frame",
     "decode_kept",
     "decode_reply_frame",
+    "decode_unknown",
     "decode_wire_event",
     "event_class",
     "event_type_names",
     "matches",
     "validate_type_name",
+    "wire_event_union",
 ]
 
 MALFORMED_TEXT_LIMIT = 1024
@@ -342,6 +344,12 @@ keeps the frame for ``.raw``."""
 _decode_any: Callable[[bytes | str], Any] = msgspec.json.Decoder().decode
 
 
+def wire_event_union() -> Any:
+    """The tagged union of every typed wire event (:data:`WIRE_EVENTS`), for a struct field that
+    holds one (Socket Mode decodes an ``events_api`` envelope and its event in one pass)."""
+    return _WIRE_UNION
+
+
 def decode_frame(data: bytes | bytearray | memoryview | str) -> Event:
     """Decode one WebSocket text frame into an event, a reply or a :class:`MalformedFrame`.
 
@@ -420,6 +428,12 @@ class _Probe(msgspec.Struct, gc=False):
 
 _decode_probe: Callable[[bytes | str], _Probe] = msgspec.json.Decoder(_Probe).decode
 _decode_reply: Callable[[bytes | str], Reply] = msgspec.json.Decoder(Reply).decode
+
+
+def decode_unknown(frame: bytes | str) -> Event:
+    """:func:`decode_kept` for a frame whose ``type`` the one-pass decode already refused (no
+    class of its own): the same result, without trying that decode again. Never raises."""
+    return _decode_slow(frame)
 
 
 def _decode_slow(frame: bytes | str) -> Event:
