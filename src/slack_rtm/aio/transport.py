@@ -8,11 +8,14 @@ once (``receive_reply``): a send's round trip is the latency users feel.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
 import ssl as ssl_module
 from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import picows
@@ -214,9 +217,10 @@ class RtmListener(WSListener):
         on_pong: called with ``conn_id`` for each WebSocket pong (Socket Mode's keepalive).
     """
 
-    __slots__ = ("_batch_done", "_clock", "_conn_id", "_frames", "_mixed", "_on_connected",
-                 "_on_disconnected", "_on_pong", "_parts", "_receive_many", "_receive_messages",
-                 "_receive_reply", "close_code", "close_reason", "transport")
+    __slots__ = ("_abandoned", "_batch_done", "_clock", "_conn_id", "_frames", "_mixed",
+                 "_on_connected", "_on_disconnected", "_on_pong", "_parts", "_receive_many",
+                 "_receive_messages", "_receive_reply", "close_code", "close_reason",
+                 "transport")
 
     def __init__(
         self,
@@ -245,8 +249,21 @@ class RtmListener(WSListener):
         self.transport: WSTransport | None = None
         self.close_code: int | None = None
         self.close_reason = ""
+        self._abandoned = False
+
+    def abandon(self) -> None:
+        """The opening of this socket was given up (the session closed during the handshake):
+        should the handshake still complete, the connection is dropped at once and nobody
+        hears of it."""
+        self._abandoned = True
+        self._receive_many = self._receive_messages = _ignore
+        self._receive_reply = self._on_connected = self._on_disconnected = _ignore
+        self._batch_done = self._on_pong = _ignore
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        if self._abandoned:
+            transport.disconnect(graceful=False)
+            return
         self.transport = transport
         self._on_connected(self._conn_id, transport)
 
@@ -324,12 +341,28 @@ class RtmListener(WSListener):
         transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self._abandoned:
+            return
         if self._frames:
             self.flush()
         self._on_disconnected(self._conn_id, self.close_code, self.close_reason)
 
 
 _ADAPTERS: dict[str, logging.LoggerAdapter[logging.Logger]] = {}
+
+def _ignore(*args: object) -> None:
+    """What an abandoned listener calls instead of the session's callbacks."""
+
+
+ABANDON_GRACE = 1.0
+"""Seconds a cancelled opening waits for its handshake to end, to drop the connection it made."""
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Done callback of an abandoned opening: read its outcome so that an error is not reported
+    as never retrieved (a connection it made is dropped by the abandoned listener)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _picows_logger(logger: logging.Logger) -> logging.LoggerAdapter[logging.Logger]:
@@ -364,8 +397,11 @@ async def open_websocket(
     ws_logger = logging.getLogger(f"{logger.name}.websocket")
     redactor = _RedactFilter(url, secrets)
     ws_logger.addFilter(redactor)
-    try:
-        transport, _ = await picows.ws_connect(
+    # picows leaves the TCP connection open when ws_connect is cancelled while it waits for
+    # the handshake's answer (a session closed while a socket opens): the attempt runs in a
+    # task of its own, shielded, and a connection it completes after a cancel is dropped (see
+    # RtmListener.abandon), so no socket is leaked.
+    connecting = asyncio.ensure_future(picows.ws_connect(
             lambda: listener,
             url,
             ssl_context=ssl,
@@ -382,7 +418,19 @@ async def open_websocket(
             # 256 KiB buffer per connection); plain ws:// through asyncio's own transport, as
             # fast here and ~4.7 KiB lighter per idle session (bench/README.md, density).
             use_aiofastnet=urlsplit(url).scheme == "wss",
-        )
+        ))
+    try:
+        transport, _ = await asyncio.shield(connecting)
+    except asyncio.CancelledError:
+        listener.abandon()
+        # Let the handshake end (briefly: it is under way) so that its connection is dropped
+        # by the abandoned listener instead of leaked; a server that hangs gets cancelled.
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(connecting), ABANDON_GRACE)
+        if not connecting.done():
+            connecting.cancel()
+        connecting.add_done_callback(_retrieve)
+        raise
     except Exception as exc:  # OSError, WSError, SSLError, proxy errors, ...: all transport
         error = transport_error(exc, url, secrets)
         raise error from error.__cause__
