@@ -54,15 +54,6 @@ T3 = "1355517524.000000"
 
 
 @pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
 async def bucket(nc: NatsClient) -> KeyValue:
     return (await open_buckets(nc.jetstream())).cursors
 

@@ -50,15 +50,6 @@ async def emu() -> AsyncIterator[Emulator]:
 
 
 @pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
 async def bucket(nc: NatsClient) -> KeyValue:
     return (await open_buckets(nc.jetstream())).registrations
 
